@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Jitterbug's builds and tests need, only when missing (idempotent).
+# Runs as root on Debian 12; prints what it installs.
+set -euo pipefail
+
+need_debs=()
+want_deb() {
+    # want_deb PACKAGE COMMAND-OR-FILE: install PACKAGE unless the command/file is present.
+    local pkg=$1 probe=$2
+    if [[ $probe == /* ]]; then [[ -e $probe ]] && return 0; else command -v "$probe" >/dev/null 2>&1 && return 0; fi
+    need_debs+=("$pkg")
+}
+
+want_deb build-essential cc
+want_deb pkg-config pkg-config
+
+if ((${#need_debs[@]})); then
+    echo "deps: installing ${need_debs[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "deps: cargo is missing; install the Rust toolchain (rustup) first" >&2
+    exit 1
+fi
