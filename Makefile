@@ -10,5 +10,5 @@ run: deps
 
 # Every test suite (plain `cargo test` runs the ones that need no browser and no root).
 test: deps
-	cargo test --all-features
 	cargo bench -p jitterbug-core --no-run
+	cargo test --all-features
