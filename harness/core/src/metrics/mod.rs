@@ -1,0 +1,1 @@
+//! Quality and latency metrics computed from audio and counters.
