@@ -1,26 +1,40 @@
-//! Embeds every profile in `netem-profiles/` so `jitterbug` works from any directory.
+//! Embeds the shipped profiles, presets and reference clips so `jitterbug` works from any
+//! directory.
 
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../netem-profiles");
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("netem-profiles/ exists")
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
         .collect();
     files.sort();
-    let mut out = String::from("/// Profiles shipped in `netem-profiles/`: (name, file name, TOML text).\npub static EMBEDDED: &[(&str, &str, &str)] = &[\n");
-    for f in &files {
+    files
+}
+
+/// `pub static NAME: &[(name, file name, contents)]` with `include_str!` or `include_bytes!`.
+fn embed(out: &mut String, name: &str, dir: &Path, ext: &str, bytes: bool) {
+    let (ty, mac) = if bytes { ("&[u8]", "include_bytes") } else { ("&str", "include_str") };
+    writeln!(out, "pub static {name}: &[(&str, &str, {ty})] = &[").unwrap();
+    for f in files(dir, ext) {
         println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_stem().unwrap().to_str().unwrap();
+        let stem = f.file_stem().unwrap().to_str().unwrap();
         let file = f.file_name().unwrap().to_str().unwrap();
         let abs = f.canonicalize().unwrap();
-        writeln!(out, "    ({name:?}, {file:?}, include_str!({:?})),", abs.display().to_string()).unwrap();
+        writeln!(out, "    ({stem:?}, {file:?}, {mac}!({:?})),", abs.display().to_string()).unwrap();
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded_profiles.rs");
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = String::new();
+    embed(&mut out, "PROFILES", &root.join("netem-profiles"), "toml", false);
+    embed(&mut out, "PRESETS", &root.join("agent-under-test/presets"), "toml", false);
+    embed(&mut out, "CLIPS", &root.join("golden/speech"), "wav", true);
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded.rs");
     std::fs::write(dest, out).unwrap();
 }

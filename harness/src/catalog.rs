@@ -1,106 +1,159 @@
-//! The profile catalogue: the shipped profiles (embedded at build time) or a directory.
+//! Catalogues of named data files: impairment profiles and settings presets. Each comes from
+//! the files compiled into the binary, or from a directory of the user's own.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
+use jitterbug_core::preset::{Preset, PresetError};
 use jitterbug_core::profile::{Profile, ProfileError};
 
-include!(concat!(env!("OUT_DIR"), "/embedded_profiles.rs"));
+/// A kind of named TOML item.
+pub trait Item: Sized {
+    /// "profile" or "preset", for messages.
+    const KIND: &'static str;
+    /// Repository directory the embedded files came from, for messages.
+    const DIR: &'static str;
+    fn embedded() -> &'static [(&'static str, &'static str, &'static str)];
+    fn parse(name: &str, text: &str, shown: &Path) -> Result<Self, CatalogError>;
+    fn load(path: &Path) -> Result<Self, CatalogError>;
+}
 
-/// Where profiles come from.
-#[derive(Debug, Clone)]
-pub enum Catalog {
-    /// The profiles compiled into this binary from `netem-profiles/`.
-    Embedded,
-    /// Every `*.toml` in a directory (a team's own profiles).
-    Dir(PathBuf),
+impl Item for Profile {
+    const KIND: &'static str = "profile";
+    const DIR: &'static str = "netem-profiles";
+    fn embedded() -> &'static [(&'static str, &'static str, &'static str)] {
+        crate::embedded::PROFILES
+    }
+    fn parse(name: &str, text: &str, shown: &Path) -> Result<Self, CatalogError> {
+        Ok(Profile::parse(name, text, shown, None)?)
+    }
+    fn load(path: &Path) -> Result<Self, CatalogError> {
+        Ok(Profile::load(path)?)
+    }
+}
+
+impl Item for Preset {
+    const KIND: &'static str = "preset";
+    const DIR: &'static str = "agent-under-test/presets";
+    fn embedded() -> &'static [(&'static str, &'static str, &'static str)] {
+        crate::embedded::PRESETS
+    }
+    fn parse(name: &str, text: &str, shown: &Path) -> Result<Self, CatalogError> {
+        Ok(Preset::parse(name, text, shown)?)
+    }
+    fn load(path: &Path) -> Result<Self, CatalogError> {
+        Ok(Preset::load(path)?)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    #[error("{dir}: cannot list profiles: {source}")]
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    #[error("{dir}: cannot list files: {source}")]
     Dir {
         dir: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("unknown profile `{name}`; known profiles: {known}")]
-    Unknown { name: String, known: String },
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unknown {kind} `{name}`; known: {known}")]
+    Unknown { kind: &'static str, name: String, known: String },
 }
 
-impl Catalog {
-    pub fn new(dir: Option<PathBuf>) -> Catalog {
-        dir.map_or(Catalog::Embedded, Catalog::Dir)
+/// Named items: the embedded ones, or every `*.toml` in a directory.
+#[derive(Debug, Clone)]
+pub struct Catalog<T> {
+    dir: Option<PathBuf>,
+    kind: PhantomData<T>,
+}
+
+pub type Profiles = Catalog<Profile>;
+pub type Presets = Catalog<Preset>;
+
+/// A name that is really a path to a file.
+fn is_path(name: &str) -> bool {
+    name.ends_with(".toml") || name.contains('/')
+}
+
+impl<T: Item> Catalog<T> {
+    /// The embedded items, or those in `dir`.
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Catalog { dir, kind: PhantomData }
     }
 
-    /// Profile names, sorted.
+    pub fn embedded() -> Self {
+        Catalog::new(None)
+    }
+
+    /// Names, sorted.
     pub fn names(&self) -> Result<Vec<String>, CatalogError> {
-        Ok(match self {
-            Catalog::Embedded => EMBEDDED.iter().map(|(n, _, _)| n.to_string()).collect(),
-            Catalog::Dir(dir) => toml_files(dir)?
+        Ok(match &self.dir {
+            None => T::embedded().iter().map(|(n, _, _)| n.to_string()).collect(),
+            Some(dir) => toml_files(dir)?
                 .iter()
                 .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
                 .collect(),
         })
     }
 
-    /// Loads every profile, failing on the first invalid one.
-    pub fn all(&self) -> Result<Vec<Profile>, CatalogError> {
+    /// Every item, failing on the first invalid one.
+    pub fn all(&self) -> Result<Vec<T>, CatalogError> {
         self.names()?.iter().map(|n| self.get(n)).collect()
     }
 
-    /// Loads each profile, keeping every error (for `profiles check`).
-    pub fn check(&self) -> Result<Vec<(String, Result<Profile, CatalogError>)>, CatalogError> {
-        Ok(self.names()?.into_iter().map(|n| {
-            let r = self.get(&n);
-            (n, r)
-        }).collect())
+    /// Every item's load result (for `check`).
+    pub fn check(&self) -> Result<Vec<(String, Result<T, CatalogError>)>, CatalogError> {
+        Ok(self.names()?.into_iter().map(|n| (n.clone(), self.get(&n))).collect())
     }
 
-    /// A profile by name, or by path when `name` looks like a file (`*.toml` or contains `/`).
-    pub fn get(&self, name: &str) -> Result<Profile, CatalogError> {
-        if name.ends_with(".toml") || name.contains('/') {
-            return Ok(Profile::load(Path::new(name))?);
+    /// An item by name, or by path when `name` looks like a file (`*.toml` or contains `/`).
+    pub fn get(&self, name: &str) -> Result<T, CatalogError> {
+        if is_path(name) {
+            return T::load(Path::new(name));
         }
-        match self {
-            Catalog::Embedded => {
-                let (_, file, text) = EMBEDDED
-                    .iter()
-                    .find(|(n, _, _)| *n == name)
-                    .ok_or_else(|| self.unknown(name))?;
-                let shown = Path::new("netem-profiles").join(file);
-                Ok(Profile::parse(name, text, &shown, None)?)
+        match &self.dir {
+            None => {
+                let (_, file, text) =
+                    T::embedded().iter().find(|(n, _, _)| *n == name).ok_or_else(|| self.unknown(name))?;
+                T::parse(name, text, &Path::new(T::DIR).join(file))
             }
-            Catalog::Dir(dir) => {
+            Some(dir) => {
                 let path = dir.join(format!("{name}.toml"));
                 if !path.exists() {
                     return Err(self.unknown(name));
                 }
-                Ok(Profile::load(&path)?)
+                T::load(&path)
             }
         }
     }
 
-    /// The TOML text of a profile, as written.
+    /// The TOML text of an item, as written.
     pub fn text(&self, name: &str) -> Result<String, CatalogError> {
-        let path = match self {
-            _ if name.ends_with(".toml") || name.contains('/') => PathBuf::from(name),
-            Catalog::Embedded => {
-                return EMBEDDED
+        let path = match &self.dir {
+            _ if is_path(name) => PathBuf::from(name),
+            None => {
+                return T::embedded()
                     .iter()
                     .find(|(n, _, _)| *n == name)
                     .map(|(_, _, t)| t.to_string())
                     .ok_or_else(|| self.unknown(name));
             }
-            Catalog::Dir(dir) => dir.join(format!("{name}.toml")),
+            Some(dir) => dir.join(format!("{name}.toml")),
         };
-        std::fs::read_to_string(&path)
-            .map_err(|source| ProfileError::Io { file: path, source }.into())
+        std::fs::read_to_string(&path).map_err(|source| CatalogError::Read { file: path, source })
     }
 
     fn unknown(&self, name: &str) -> CatalogError {
         CatalogError::Unknown {
+            kind: T::KIND,
             name: name.to_string(),
             known: self.names().map(|n| n.join(", ")).unwrap_or_default(),
         }

@@ -1,5 +1,13 @@
-//! The Jitterbug harness: profile catalogue, scenario runners and the `jitterbug` CLI's commands.
+//! The Jitterbug harness: catalogues, the virtual-time simulator, scenario runners and the
+//! `jitterbug` CLI's commands.
 
 pub mod catalog;
+pub mod clips;
+pub mod embedded;
+pub mod pcap;
 pub mod profiles_cmd;
 pub mod run_cmd;
+pub mod score_cmd;
+pub mod sim;
+pub mod sim_cmd;
+pub mod wav;

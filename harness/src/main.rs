@@ -5,34 +5,38 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use jitterbug::catalog::Catalog;
-use jitterbug::profiles_cmd;
+use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::run_cmd::{self, RunOptions};
+use jitterbug::{clips, profiles_cmd, score_cmd, sim_cmd};
 use jitterbug_core::impairment::Direction;
+use jitterbug_core::results::Status;
 use jitterbug_core::sample::Train;
 
 /// Network-impairment test harness and conformance suite for WebRTC voice agents.
 ///
-/// Profiles describe a network (delay, jitter, loss, reordering, rate limits, NAT, TURN) in
-/// tc-netem vocabulary. The shipped ones are built into this binary; point --profiles-dir at a
-/// directory of *.toml files to use your own.
+/// Profiles (netem-profiles/) describe a network: delay, jitter, loss, reordering, rate limits,
+/// NAT and TURN, in tc-netem vocabulary. Presets (agent-under-test/presets/) describe the media
+/// settings: codec, frame size, FEC, DTX, jitter buffer. `jitterbug run` plays speech clips
+/// through every profile × preset in virtual time and scores what comes out. The shipped
+/// profiles, presets and clips are built into this binary; --profiles-dir / --presets-dir use
+/// your own.
 #[derive(Parser, Debug)]
 #[command(name = "jitterbug", version, about, long_about)]
 struct Cli {
     /// Use the profiles in this directory instead of the built-in ones.
     #[arg(long, global = true, env = "JITTERBUG_PROFILES", value_name = "DIR")]
     profiles_dir: Option<PathBuf>,
+    /// Use the presets in this directory instead of the built-in ones.
+    #[arg(long, global = true, env = "JITTERBUG_PRESETS", value_name = "DIR")]
+    presets_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Inspect, sample and validate impairment profiles.
-    #[command(subcommand)]
-    Profiles(ProfilesCommand),
-    /// Run the main job: today, sample every profile in both directions and record
-    /// measured against configured statistics in results.json under reports/.
+    /// The main job: every profile × preset × clip in virtual time (deterministic by seed);
+    /// writes results.json and run.json under reports/.
     Run {
         /// Output directory (default: reports/<run-id>/, with reports/latest pointing at it).
         #[arg(long, value_name = "DIR")]
@@ -40,20 +44,69 @@ enum Command {
         /// Where run directories go when --out is not given.
         #[arg(long, default_value = "reports", value_name = "DIR")]
         reports_dir: PathBuf,
-        /// Packets pushed through each direction of each profile.
-        #[arg(long, default_value_t = 200_000)]
-        packets: u64,
-        /// Seed of every random choice; recorded in the results.
+        /// Comma-separated profile names (default: all).
+        #[arg(long, value_delimiter = ',')]
+        profiles: Vec<String>,
+        /// Comma-separated preset names (default: all).
+        #[arg(long, value_delimiter = ',')]
+        presets: Vec<String>,
+        /// Comma-separated clip names or WAV paths (default: all shipped clips).
+        #[arg(long, value_delimiter = ',')]
+        clips: Vec<String>,
+        /// Seeds; every random choice derives from them and they are recorded in the results.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        seeds: Vec<u64>,
+        /// Call length: each clip is repeated to at least this many seconds.
+        #[arg(long, default_value_t = jitterbug::sim::CALL_SECONDS)]
+        call_seconds: f64,
+    },
+    /// One scenario in virtual time: writes result.json, run.json, degraded.wav (what the user
+    /// heard), degraded-uplink.wav (what the agent heard) and capture.pcap into --out.
+    Sim {
+        #[arg(long)]
+        profile: String,
+        #[arg(long)]
+        preset: String,
+        /// A shipped clip name or a 48 kHz WAV path.
+        #[arg(long)]
+        clip: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Call length: the clip is repeated to at least this many seconds.
+        #[arg(long, default_value_t = jitterbug::sim::CALL_SECONDS)]
+        call_seconds: f64,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print the result as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
     },
+    /// STOI, ESTOI and delay of a degraded recording against its reference (any sample rate,
+    /// both files the same rate). The degraded file is aligned to the reference first.
+    Score {
+        #[arg(long, value_name = "REF.wav")]
+        reference: PathBuf,
+        #[arg(long, value_name = "DEG.wav")]
+        degraded: PathBuf,
+        /// Score the pair as given (like pystoi), without aligning by the estimated delay.
+        #[arg(long)]
+        no_align: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect, sample and validate impairment profiles.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// Inspect settings presets (codec, frame size, FEC, DTX, jitter buffer).
+    #[command(subcommand)]
+    Presets(PresetsCommand),
 }
 
 #[derive(Subcommand, Debug)]
 enum ProfilesCommand {
     /// List profiles with a one-line description.
     List {
-        /// Print JSON (name, description, source, nat) instead of a table.
+        /// Print the parsed profiles as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -61,7 +114,6 @@ enum ProfilesCommand {
     Show {
         /// Profile name, or a path to a profile file.
         name: String,
-        /// Print the parsed profile as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -71,13 +123,11 @@ enum ProfilesCommand {
     Sample {
         /// Profile name, or a path to a profile file.
         name: String,
-        /// Number of packets.
         #[arg(long, default_value_t = 100_000)]
         packets: u64,
         /// Seed of every random choice: the same seed gives the same output.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Which direction to sample.
         #[arg(long, value_enum, default_value_t = DirArg::Uplink)]
         direction: DirArg,
         /// Packet spacing in milliseconds.
@@ -90,8 +140,25 @@ enum ProfilesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sample every profile in both directions; exit 1 if any disagrees with its configuration.
+    Verify {
+        #[arg(long, default_value_t = 1_000_000)]
+        packets: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate every profile; exits 1 if any is invalid, naming file, line and field.
     Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum PresetsCommand {
+    /// List presets with their description.
+    List,
+    /// Print a preset as written.
+    Show { name: String },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -110,31 +177,94 @@ fn main() -> ExitCode {
     }
 }
 
+/// Items by name, or all of them when no names are given.
+fn pick<T>(names: &[String], all: impl FnOnce() -> anyhow::Result<Vec<T>>, get: impl Fn(&str) -> anyhow::Result<T>) -> anyhow::Result<Vec<T>> {
+    if names.is_empty() { all() } else { names.iter().map(|n| get(n)).collect() }
+}
+
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let catalog = Catalog::new(cli.profiles_dir);
+    let profiles = Profiles::new(cli.profiles_dir);
+    let presets = Presets::new(cli.presets_dir);
+    let command_line: Vec<String> = std::env::args().collect();
     match cli.command {
-        Command::Profiles(ProfilesCommand::List { json }) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&catalog.all()?)?);
-            } else {
-                print!("{}", profiles_cmd::list(&catalog)?);
+        Command::Run { out, reports_dir, profiles: p, presets: s, clips: c, seeds, call_seconds } => {
+            anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
+            let p = pick(&p, || Ok(profiles.all()?), |n| Ok(profiles.get(n)?))?;
+            let s = pick(&s, || Ok(presets.all()?), |n| Ok(presets.get(n)?))?;
+            let c = pick(&c, || clips::names().iter().map(|n| clips::load(n)).collect(), clips::load)?;
+            anyhow::ensure!(!c.is_empty(), "no clips to run");
+            eprintln!("running {} profiles × {} presets × {} clips × {} seeds in virtual time", p.len(), s.len(), c.len(), seeds.len());
+            let opts = RunOptions { out, reports_dir, seeds, call_seconds, command_line };
+            let (dir, failed) = run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?;
+            eprintln!("wrote {}/results.json and run.json", dir.display());
+            if failed > 0 {
+                eprintln!("{failed} scenario(s) ended with status error; see results.json");
+                return Ok(ExitCode::from(1));
             }
         }
-        Command::Profiles(ProfilesCommand::Show { name, json }) => {
+        Command::Sim { profile, preset, clip, seed, call_seconds, out, json } => {
+            anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
+            let (p, s, c) = (profiles.get(&profile)?, presets.get(&preset)?, clips::load(&clip)?.as_call(call_seconds));
+            let r = sim_cmd::sim(&p, &s, &c, seed, &out, &command_line)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&catalog.get(&name)?)?);
+                println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                print!("{}", profiles_cmd::show(&catalog, &name)?);
+                println!("{}: {}", r.id, match &r.status { Status::Ok => "ok".to_string(), other => format!("{other:?}") });
+                for (name, d) in [("uplink", &r.uplink), ("downlink", &r.downlink)] {
+                    if let Some(d) = d {
+                        println!(
+                            "  {name:<8} STOI {:.3}  ESTOI {:.3}  mouth-to-ear {:.1} ms (floor {:.1})  MOS {:.2}  loss {:.1} %  concealed {:.1} %  FEC-recovered {}  late {}",
+                            d.stoi, d.estoi, d.mouth_to_ear_ms, d.delay_floor_ms, d.mos, d.network.loss_rate * 100.0,
+                            d.concealment_ratio * 100.0, d.jitter_buffer.fec_recovered, d.jitter_buffer.packets_late
+                        );
+                    }
+                }
+                println!("wrote {}/result.json, run.json, degraded.wav, degraded-uplink.wav, capture.pcap", out.display());
+            }
+            if r.status != Status::Ok {
+                return Ok(ExitCode::from(1));
             }
         }
-        Command::Profiles(ProfilesCommand::Sample { name, packets, seed, direction, spacing_ms, size, json }) => {
-            anyhow::ensure!(
-                spacing_ms.is_finite() && spacing_ms > 0.0,
-                "--spacing-ms: expected a positive number of milliseconds, got {spacing_ms}"
-            );
+        Command::Score { reference, degraded, no_align, json } => {
+            let s = score_cmd::score(&reference, &degraded, !no_align)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("STOI   {:.4}\nESTOI  {:.4}\ndelay  {} samples ({:.2} ms at {} Hz){}", s.stoi, s.estoi, s.delay_samples, s.delay_ms, s.sample_rate, if s.aligned { "" } else { ", not aligned" });
+            }
+        }
+        Command::Profiles(cmd) => return profiles_command(cmd, &profiles),
+        Command::Presets(PresetsCommand::List) => {
+            for p in presets.all()? {
+                println!("{:<16} {}", p.name, p.description);
+            }
+        }
+        Command::Presets(PresetsCommand::Show { name }) => print!("{}", presets.text(&name)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn profiles_command(cmd: ProfilesCommand, profiles: &Profiles) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ProfilesCommand::List { json } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&profiles.all()?)?);
+            } else {
+                print!("{}", profiles_cmd::list(profiles)?);
+            }
+        }
+        ProfilesCommand::Show { name, json } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&profiles.get(&name)?)?);
+            } else {
+                print!("{}", profiles_cmd::show(profiles, &name)?);
+            }
+        }
+        ProfilesCommand::Sample { name, packets, seed, direction, spacing_ms, size, json } => {
+            anyhow::ensure!(spacing_ms.is_finite() && spacing_ms > 0.0, "--spacing-ms: expected a positive number of milliseconds, got {spacing_ms}");
             anyhow::ensure!(packets > 0, "--packets: expected at least one packet");
-            let profile = catalog.get(&name)?;
+            let profile = profiles.get(&name)?;
             let direction = match direction {
                 DirArg::Uplink => Direction::Uplink,
                 DirArg::Downlink => Direction::Downlink,
@@ -143,13 +273,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let c = profiles_cmd::sample(&profile, direction, seed, train);
             if json {
                 let v = serde_json::json!({
-                    "profile": profile.name,
-                    "direction": c.direction,
-                    "seed": c.seed,
-                    "train": c.train,
-                    "configured": c.configured,
-                    "measured": c.measured,
-                    "counters": c.counters,
+                    "profile": profile.name, "direction": c.direction, "seed": c.seed, "train": c.train,
+                    "configured": c.configured, "measured": c.measured, "counters": c.counters,
                     "delay_ms_stderr": c.delay_ms_stderr,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -157,19 +282,27 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 print!("{}", profiles_cmd::sample_table(&profile.name, &c));
             }
         }
-        Command::Profiles(ProfilesCommand::Check) => {
-            let (report, ok) = profiles_cmd::check(&catalog)?;
-            print!("{report}");
-            if !ok {
+        ProfilesCommand::Verify { packets, seed, json } => {
+            let verdicts: Vec<_> = profiles.all()?.iter().map(|p| profiles_cmd::verify(p, seed, packets)).collect();
+            let bad: Vec<_> = verdicts.iter().filter(|v| v.status != Status::Ok).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&verdicts)?);
+            } else {
+                for v in &verdicts {
+                    match &v.status {
+                        Status::Ok => println!("agrees    {}", v.profile),
+                        other => println!("DISAGREES {}: {other:?}", v.profile),
+                    }
+                }
+            }
+            if !bad.is_empty() {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Run { out, reports_dir, packets, seed } => {
-            let opts = RunOptions { out, reports_dir, packets, seed, command_line: std::env::args().collect() };
-            let (dir, failed) = run_cmd::run(&catalog, &opts).context("jitterbug run")?;
-            eprintln!("wrote {}/results.json and run.json", dir.display());
-            if failed > 0 {
-                eprintln!("{failed} scenario(s) did not match their configuration; see status in results.json");
+        ProfilesCommand::Check => {
+            let (report, ok) = profiles_cmd::check(profiles)?;
+            print!("{report}");
+            if !ok {
                 return Ok(ExitCode::from(1));
             }
         }

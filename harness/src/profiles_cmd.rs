@@ -6,10 +6,14 @@ use jitterbug_core::impairment::Direction;
 use jitterbug_core::profile::{DirectionSpec, Profile};
 use jitterbug_core::sample::{Comparison, PathStats, Train, compare};
 
-use crate::catalog::{Catalog, CatalogError};
+use jitterbug_core::results::Status;
+use jitterbug_core::sample::Bounds;
+use serde::Serialize;
+
+use crate::catalog::{CatalogError, Profiles};
 
 /// One line per profile: name, NAT/TURN, description.
-pub fn list(catalog: &Catalog) -> Result<String, CatalogError> {
+pub fn list(catalog: &Profiles) -> Result<String, CatalogError> {
     let mut out = String::new();
     let profiles = catalog.all()?;
     let width = profiles.iter().map(|p| p.name.len()).max().unwrap_or(0);
@@ -28,7 +32,7 @@ fn first_sentence(s: &str) -> &str {
 }
 
 /// The profile as written, followed by what it should do to a 20 ms voice stream.
-pub fn show(catalog: &Catalog, name: &str) -> Result<String, CatalogError> {
+pub fn show(catalog: &Profiles, name: &str) -> Result<String, CatalogError> {
     let profile = catalog.get(name)?;
     let mut out = catalog.text(name)?;
     if !out.ends_with('\n') {
@@ -118,7 +122,7 @@ pub fn sample_table(profile: &str, c: &Comparison) -> String {
 }
 
 /// Validates every profile of the catalogue; returns a report and whether all were valid.
-pub fn check(catalog: &Catalog) -> Result<(String, bool), CatalogError> {
+pub fn check(catalog: &Profiles) -> Result<(String, bool), CatalogError> {
     let mut out = String::new();
     let mut ok = true;
     let results = catalog.check()?;
@@ -134,4 +138,35 @@ pub fn check(catalog: &Catalog) -> Result<(String, bool), CatalogError> {
     let bad = results.iter().filter(|(_, r)| r.is_err()).count();
     writeln!(out, "{} profiles, {} valid, {} invalid", results.len(), results.len() - bad, bad).unwrap();
     Ok((out, ok))
+}
+
+/// A profile sampled in both directions and judged against its configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub profile: String,
+    pub seed: u64,
+    #[serde(flatten)]
+    pub status: Status,
+    pub uplink: Comparison,
+    pub downlink: Comparison,
+}
+
+/// Samples one profile in both directions; `status` is `error` where measured statistics fall
+/// outside the agreement bounds.
+pub fn verify(profile: &Profile, seed: u64, packets: u64) -> Verdict {
+    let train = Train::voice(packets);
+    let [up, down] = directions(profile).map(|(d, _)| sample(profile, d, seed, train));
+    let problems: Vec<String> = [&up, &down]
+        .into_iter()
+        .flat_map(|c| {
+            let dir = format!("{:?}", c.direction).to_lowercase();
+            c.disagreements(Bounds::default()).into_iter().map(move |d| format!("{dir} {d}"))
+        })
+        .collect();
+    let status = if problems.is_empty() {
+        Status::Ok
+    } else {
+        Status::Error { reason: format!("measured disagrees with configured: {}", problems.join("; ")) }
+    };
+    Verdict { profile: profile.name.clone(), seed, status, uplink: up, downlink: down }
 }

@@ -1,126 +1,117 @@
-//! `jitterbug run`: the main job. Until the media simulator lands it samples every profile in
-//! both directions and records measured-vs-configured path statistics per profile.
+//! `jitterbug run`: the matrix of profiles × presets × clips in virtual time.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use jitterbug_core::preset::Preset;
 use jitterbug_core::profile::Profile;
-use jitterbug_core::results::{Results, Status};
-use jitterbug_core::sample::{Bounds, Comparison, Train};
+use jitterbug_core::results::{Results, ScenarioResult, Status};
 use serde::Serialize;
 
-use crate::catalog::Catalog;
-use crate::profiles_cmd::{directions, sample};
+use crate::clips::Clip;
+use crate::sim::{self, Scenario, encode_cache::EncodeCache};
 
-/// One scenario of a sampling run.
-#[derive(Debug, Clone, Serialize)]
-pub struct SampleScenario {
-    /// `profile/preset/clip/client/backend/seed`; preset and clip are `-` for path sampling.
-    pub id: String,
-    pub profile: String,
-    pub backend: &'static str,
-    pub seed: u64,
-    #[serde(flatten)]
-    pub status: Status,
-    pub uplink: Comparison,
-    pub downlink: Comparison,
-}
-
-/// Options of a run.
+/// What to run and where to write it.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub reports_dir: PathBuf,
-    pub packets: u64,
-    pub seed: u64,
+    pub seeds: Vec<u64>,
+    pub call_seconds: f64,
     pub command_line: Vec<String>,
 }
 
 /// Run metadata, kept apart from results so results stay byte-identical per seed.
 #[derive(Debug, Serialize)]
-struct RunInfo<'a> {
-    run_id: &'a str,
-    started: String,
-    finished: String,
-    jitterbug_version: &'static str,
-    host: String,
-    command_line: &'a [String],
-    seed: u64,
-    packets_per_direction: u64,
+pub struct RunInfo<'a> {
+    pub run_id: &'a str,
+    pub started: String,
+    pub finished: String,
+    pub jitterbug_version: &'static str,
+    pub libopus_version: String,
+    pub host: String,
+    pub command_line: &'a [String],
+    pub seeds: &'a [u64],
+    pub scenarios: usize,
+    pub wall_seconds: f64,
 }
 
-/// Samples one profile in both directions and judges agreement with its configuration.
-pub fn sample_scenario(profile: &Profile, seed: u64, packets: u64) -> SampleScenario {
-    let [(d_up, _), (d_down, _)] = directions(profile);
-    let train = Train::voice(packets);
-    let uplink = sample(profile, d_up, seed, train);
-    let downlink = sample(profile, d_down, seed, train);
-    let mut problems: Vec<String> = Vec::new();
-    for c in [&uplink, &downlink] {
-        let dir = format!("{:?}", c.direction).to_lowercase();
-        problems.extend(c.disagreements(Bounds::default()).into_iter().map(|d| format!("{dir} {d}")));
-    }
-    let status = if problems.is_empty() {
-        Status::Ok
-    } else {
-        Status::Error { reason: format!("measured disagrees with configured: {}", problems.join("; ")) }
-    };
-    SampleScenario {
-        id: format!("{}/-/-/sampler/sim/{seed}", profile.name),
-        profile: profile.name.clone(),
-        backend: "sampler",
-        seed,
-        status,
-        uplink,
-        downlink,
-    }
-}
-
-/// Runs the matrix; returns the output directory and the number of scenarios not `ok`.
-pub fn run(catalog: &Catalog, opts: &RunOptions) -> anyhow::Result<(PathBuf, usize)> {
-    let started = SystemTime::now();
-    let run_id = humantime::format_rfc3339_seconds(started).to_string().replace([':', '-'], "").replace('T', "-");
-    let out = opts.out.clone().unwrap_or_else(|| opts.reports_dir.join(&run_id));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-
-    let profiles = catalog.all()?;
-    let bar = ProgressBar::new(profiles.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} profiles  {msg}").expect("valid template"),
+/// Runs every profile × preset × clip × seed; sorted by scenario id.
+pub fn matrix(profiles: &[Profile], presets: &[Preset], clips: &[Clip], seeds: &[u64], call_seconds: f64, progress: bool) -> Vec<ScenarioResult> {
+    let total = profiles.len() * presets.len() * clips.len() * seeds.len();
+    let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios  {elapsed_precise} (eta {eta})  {msg}")
+            .expect("valid template"),
     );
-    let mut scenarios = Vec::with_capacity(profiles.len());
-    for p in &profiles {
-        bar.set_message(p.name.clone());
-        scenarios.push(sample_scenario(p, opts.seed, opts.packets));
-        bar.inc(1);
+    let mut cache = EncodeCache::default();
+    let mut out = Vec::with_capacity(total);
+    // Clips and presets outermost, so each encoding is made once and reused across profiles.
+    for clip in clips {
+        let clip = &clip.as_call(call_seconds);
+        for preset in presets {
+            for profile in profiles {
+                for &seed in seeds {
+                    let s = Scenario { profile, preset, clip, seed };
+                    bar.set_message(s.id());
+                    out.push(sim::run(&s, &mut cache).result);
+                    bar.inc(1);
+                }
+            }
+        }
     }
     bar.finish_and_clear();
-    let failed = scenarios.iter().filter(|s| s.status != Status::Ok).count();
-
-    let results = Results::new(scenarios);
-    write_json(&out.join("results.json"), &results)?;
-    let info = RunInfo {
-        run_id: &run_id,
-        started: humantime::format_rfc3339_seconds(started).to_string(),
-        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        jitterbug_version: env!("CARGO_PKG_VERSION"),
-        host: std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
-        command_line: &opts.command_line,
-        seed: opts.seed,
-        packets_per_direction: opts.packets,
-    };
-    write_json(&out.join("run.json"), &info)?;
-    if opts.out.is_none() {
-        point_latest(&opts.reports_dir, &run_id)?;
-    }
-    Ok((out, failed))
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+/// Writes `value` as pretty JSON with a trailing newline.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A run id from the start time, e.g. `20261124-230900Z`.
+pub fn run_id(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string().replace([':', '-'], "").replace('T', "-")
+}
+
+/// Runs the matrix and writes `results.json` and `run.json`; returns the directory and the
+/// number of scenarios whose status is not `ok`.
+pub fn run(
+    profiles: &[Profile],
+    presets: &[Preset],
+    clips: &[Clip],
+    opts: &RunOptions,
+) -> anyhow::Result<(PathBuf, usize)> {
+    let started = SystemTime::now();
+    let id = run_id(started);
+    let out = opts.out.clone().unwrap_or_else(|| opts.reports_dir.join(&id));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let scenarios = matrix(profiles, presets, clips, &opts.seeds, opts.call_seconds, true);
+    let failed = scenarios.iter().filter(|s| s.status != Status::Ok).count();
+    let count = scenarios.len();
+    write_json(&out.join("results.json"), &Results::new(scenarios))?;
+    let info = RunInfo {
+        run_id: &id,
+        started: humantime::format_rfc3339_seconds(started).to_string(),
+        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        jitterbug_version: env!("CARGO_PKG_VERSION"),
+        libopus_version: jitterbug_core::codec::libopus_version(),
+        host: std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
+        command_line: &opts.command_line,
+        seeds: &opts.seeds,
+        scenarios: count,
+        wall_seconds: started.elapsed().map(|d| d.as_secs_f64()).unwrap_or_default(),
+    };
+    write_json(&out.join("run.json"), &info)?;
+    if opts.out.is_none() {
+        point_latest(&opts.reports_dir, &id)?;
+    }
+    Ok((out, failed))
 }
 
 /// `reports/latest` → the newest run directory.

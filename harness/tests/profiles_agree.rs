@@ -3,17 +3,17 @@
 //! widened to 4 standard errors only where the measurement itself is noisier, which the
 //! heavy-jitter profiles' p99 is).
 
-use jitterbug::catalog::Catalog;
-use jitterbug::run_cmd::sample_scenario;
+use jitterbug::catalog::Profiles;
+use jitterbug::profiles_cmd::verify;
 use jitterbug_core::results::Status;
 
 #[test]
 fn every_shipped_profile_agrees_with_its_configuration() {
-    let profiles = Catalog::Embedded.all().expect("shipped profiles load");
+    let profiles = Profiles::embedded().all().expect("shipped profiles load");
     assert!(profiles.len() >= 16);
     let mut failures = Vec::new();
     for p in &profiles {
-        let s = sample_scenario(p, 1, 1_000_000);
+        let s = verify(p, 1, 1_000_000);
         if let Status::Error { reason } = &s.status {
             failures.push(format!("{}: {reason}", p.name));
         }

@@ -27,3 +27,70 @@ impl<S> Results<S> {
         Results { schema_version: SCHEMA_VERSION, scenarios }
     }
 }
+
+/// Path counters of one direction, as the impairment saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct NetworkCounters {
+    pub packets_sent: u64,
+    pub packets_delivered: u64,
+    pub lost_loss_model: u64,
+    pub lost_blackout: u64,
+    pub lost_queue_overflow: u64,
+    pub duplicates: u64,
+    /// Copies with a flipped bit; the receiver drops them (SRTP authentication fails).
+    pub corrupted: u64,
+    /// Network loss (no copy delivered) over packets sent.
+    pub loss_rate: f64,
+    /// Mean run length of consecutive lost packets (0 when none was lost).
+    pub mean_burst: f64,
+}
+
+/// Everything measured for one direction of one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectionResult {
+    pub stoi: f64,
+    pub estoi: f64,
+    /// Mouth-to-ear delay from the audio: median over speech blocks of the block-wise
+    /// cross-correlation lag (it drifts when the jitter buffer adapts).
+    pub mouth_to_ear_ms: f64,
+    /// 95th percentile of the same per-block delays.
+    pub mouth_to_ear_p95_ms: f64,
+    /// What the delay cannot go below: frame + codec lookahead + buffer floor + base delay.
+    pub delay_floor_ms: f64,
+    pub r_factor: f64,
+    pub mos: f64,
+    /// Concealed (non-DTX) samples over samples played.
+    pub concealment_ratio: f64,
+    /// Frames missing at playout after FEC (network loss + late loss − FEC recoveries) / sent.
+    pub effective_loss: f64,
+    pub network: NetworkCounters,
+    pub jitter_buffer: crate::jitter_buffer::JitterBufferStats,
+}
+
+/// One scenario of any backend: the unit of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// `profile/preset/clip/client/backend/seed`.
+    pub id: String,
+    pub profile: String,
+    pub preset: String,
+    pub clip: String,
+    pub client: String,
+    pub backend: String,
+    pub seed: u64,
+    #[serde(flatten)]
+    pub status: Status,
+    /// Codec actually used (`audio/opus` …) with its RTP clock.
+    pub codec: String,
+    /// Length of the simulated call (the clip repeated), seconds.
+    pub call_s: f64,
+    /// Uplink (client → agent) and downlink (agent → client); absent when the scenario failed.
+    pub uplink: Option<DirectionResult>,
+    pub downlink: Option<DirectionResult>,
+}
+
+impl ScenarioResult {
+    pub fn make_id(profile: &str, preset: &str, clip: &str, client: &str, backend: &str, seed: u64) -> String {
+        format!("{profile}/{preset}/{clip}/{client}/{backend}/{seed}")
+    }
+}

@@ -17,6 +17,7 @@ pub enum StreamId {
     Duplicate = 4,
     Corrupt = 5,
     Nat = 6,
+    Media = 7,
 }
 
 /// One PCG-64 (MCG variant) stream: fast, portable and pinned by its crate version.

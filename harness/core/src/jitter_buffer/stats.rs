@@ -1,0 +1,48 @@
+//! Jitter-buffer counters, named after WebRTC's `RTCInboundRtpStreamStats` (in snake_case).
+
+use serde::{Deserialize, Serialize};
+
+/// Counters since the buffer was created. Delays are sums over emitted samples, in seconds,
+/// as getStats defines them: divide by `jitter_buffer_emitted_count` for the mean.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct JitterBufferStats {
+    pub packets_received: u64,
+    pub packets_duplicated: u64,
+    /// Arrived after their playout time (late loss).
+    pub packets_late: u64,
+    /// Dropped because the buffer was full or the stream restarted.
+    pub packets_discarded: u64,
+    pub decode_errors: u64,
+    /// Lost frames rebuilt from the next packet's in-band FEC.
+    pub fec_recovered: u64,
+    pub ssrc_changes: u64,
+    pub jitter_buffer_delay: f64,
+    pub jitter_buffer_target_delay: f64,
+    pub jitter_buffer_emitted_count: u64,
+    pub total_samples_received: u64,
+    pub concealed_samples: u64,
+    /// Concealment during DTX gaps (a subset of `concealed_samples`).
+    pub silent_concealed_samples: u64,
+    pub concealment_events: u64,
+    pub inserted_samples_for_deceleration: u64,
+    pub removed_samples_for_acceleration: u64,
+    pub accelerate_operations: u64,
+    pub preemptive_expand_operations: u64,
+}
+
+impl JitterBufferStats {
+    /// Mean time emitted samples spent in the buffer, in milliseconds.
+    pub fn mean_delay_ms(&self) -> Option<f64> {
+        (self.jitter_buffer_emitted_count > 0)
+            .then(|| self.jitter_buffer_delay / self.jitter_buffer_emitted_count as f64 * 1e3)
+    }
+
+    /// Concealed (non-silent) samples over all samples played.
+    pub fn concealment_ratio(&self) -> f64 {
+        if self.total_samples_received == 0 {
+            0.0
+        } else {
+            (self.concealed_samples - self.silent_concealed_samples) as f64 / self.total_samples_received as f64
+        }
+    }
+}

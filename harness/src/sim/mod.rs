@@ -1,0 +1,157 @@
+//! The virtual-time media-path simulator: clip → codec → RTP → impairment → jitter buffer →
+//! decoder → PCM, in both directions, deterministic by seed. Uplink carries the clip as the
+//! user's speech; downlink carries the agent's reply (the same clip, as the echo agent would).
+
+pub mod encode_cache;
+pub mod path;
+pub mod receiver;
+pub mod score;
+pub mod sender;
+
+use std::time::Duration;
+
+use jitterbug_core::codec::Decoder;
+use jitterbug_core::impairment::{Direction, Impairment};
+use jitterbug_core::preset::Preset;
+use jitterbug_core::profile::{Delay, DirectionSpec, Distribution, Profile};
+use jitterbug_core::results::{DirectionResult, ScenarioResult, Status};
+use jitterbug_core::time::Timestamp;
+
+use crate::clips::Clip;
+use encode_cache::EncodeCache;
+
+/// Silence appended after the clip so the buffer drains and trailing speech is scored.
+const TAIL: Duration = Duration::from_millis(1000);
+/// Playout continues this long after the last packet arrived.
+const DRAIN: Duration = Duration::from_millis(1000);
+
+/// Default call length: long enough for the profiles' scheduled events (blackouts at 10 s,
+/// handovers every 20 s, 4G fades at 20–25 s) to happen during the call.
+pub const CALL_SECONDS: f64 = 30.0;
+
+/// One scenario of the matrix.
+pub struct Scenario<'a> {
+    pub profile: &'a Profile,
+    pub preset: &'a Preset,
+    /// The call's speech: usually a clip repeated to [`CALL_SECONDS`] (see `Clip::as_call`).
+    pub clip: &'a Clip,
+    pub seed: u64,
+}
+
+impl Scenario<'_> {
+    pub fn id(&self) -> String {
+        ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", "sim", self.seed)
+    }
+}
+
+/// A packet as a capture shows it: when it arrived, which way, its RTP bytes.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub at: Timestamp,
+    pub direction: Direction,
+    pub bytes: Vec<u8>,
+}
+
+/// What a scenario produced.
+pub struct SimOutput {
+    pub result: ScenarioResult,
+    /// What the agent heard (uplink) and what the user heard (downlink), 48 kHz.
+    pub uplink_audio: Vec<i16>,
+    pub downlink_audio: Vec<i16>,
+    /// Every delivered copy in both directions, in arrival order.
+    pub capture: Vec<Captured>,
+}
+
+/// Runs one scenario. Failures inside (a codec or metric error) become `status: error`.
+pub fn run(s: &Scenario<'_>, cache: &mut EncodeCache) -> SimOutput {
+    let mut result = ScenarioResult {
+        id: s.id(),
+        profile: s.profile.name.clone(),
+        preset: s.preset.name.clone(),
+        clip: s.clip.name.clone(),
+        client: "native".into(),
+        backend: "sim".into(),
+        seed: s.seed,
+        status: Status::Ok,
+        codec: format!("{}/{}", s.preset.codec.mime(), s.preset.codec.rtp_clock_rate()),
+        call_s: s.clip.pcm.len() as f64 / f64::from(crate::clips::RATE),
+        uplink: None,
+        downlink: None,
+    };
+    let mut audio = [Vec::new(), Vec::new()];
+    let mut capture = Vec::new();
+    let dirs = [(Direction::Uplink, &s.profile.uplink), (Direction::Downlink, &s.profile.downlink)];
+    for (k, (dir, spec)) in dirs.into_iter().enumerate() {
+        match direction(s, dir, spec, cache) {
+            Ok((r, pcm, cap)) => {
+                audio[k] = pcm;
+                capture.extend(cap);
+                match dir {
+                    Direction::Uplink => result.uplink = Some(r),
+                    Direction::Downlink => result.downlink = Some(r),
+                }
+            }
+            Err(e) => {
+                result.status = Status::Error { reason: format!("{dir:?}: {e:#}").to_lowercase() };
+                result.uplink = None;
+                result.downlink = None;
+                break;
+            }
+        }
+    }
+    capture.sort_by_key(|c| c.at);
+    let [uplink_audio, downlink_audio] = audio;
+    SimOutput { result, uplink_audio, downlink_audio, capture }
+}
+
+fn direction(
+    s: &Scenario<'_>,
+    dir: Direction,
+    spec: &DirectionSpec,
+    cache: &mut EncodeCache,
+) -> anyhow::Result<(DirectionResult, Vec<i16>, Vec<Captured>)> {
+    let codec = &s.preset.codec;
+    let frame = Duration::from_millis(u64::from(codec.frame_ms.millis()));
+    let tail_frames = TAIL.as_millis().div_ceil(frame.as_millis()) as usize;
+    let frames = cache.get(s.clip, codec, tail_frames)?;
+    let label = match dir {
+        Direction::Uplink => 1,
+        Direction::Downlink => 2,
+    };
+    let sent = sender::packetize(&frames, codec, s.seed, label);
+    let mut imp = Impairment::new(spec, s.seed, dir);
+    let (arrivals, network) = path::transmit(&mut imp, &sent);
+    let last = arrivals.last().map(|a| a.at).into_iter().chain(sent.last().map(|p| p.at)).max().unwrap_or_default();
+    let decoder = Decoder::new(codec)?;
+    let codec_delay_ms = decoder.algorithmic_delay_samples() as f64 / 48.0;
+    let mut received = receiver::receive(&arrivals, s.preset.jitter_buffer, codec.rtp_clock_rate(), codec.fec, decoder, last + DRAIN);
+    let result = score::score(score::DirectionInputs {
+        reference: &s.clip.pcm,
+        degraded: &received.pcm,
+        settings: codec,
+        jitter_buffer: &s.preset.jitter_buffer,
+        codec_delay_ms,
+        base_delay_ms: network_floor_ms(spec),
+        network,
+        stats: received.stats,
+    })?;
+    let capture = arrivals.into_iter().map(|a| Captured { at: a.at, direction: dir, bytes: a.bytes }).collect();
+    Ok((result, std::mem::take(&mut received.pcm), capture))
+}
+
+/// The least one-way delay the profile allows (jittered delays can go down to zero, except
+/// uniform jitter, which stays within ±jitter).
+fn network_floor_ms(spec: &DirectionSpec) -> f64 {
+    let floor = |d: &Delay| match d.distribution {
+        _ if d.jitter_ms.ms() == 0.0 => d.ms.ms(),
+        Distribution::Uniform => (d.ms.ms() - d.jitter_ms.ms()).max(0.0),
+        _ => 0.0,
+    };
+    let reorder = spec.base.reorder.is_some_and(|r| r.percent.value() > 0.0);
+    if reorder {
+        return 0.0; // netem's reorder sends some packets without delay
+    }
+    std::iter::once(floor(&spec.base.delay))
+        .chain(spec.schedule.iter().filter_map(|s| s.delay.as_ref().map(floor)))
+        .fold(f64::INFINITY, f64::min)
+}

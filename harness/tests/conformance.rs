@@ -1,0 +1,115 @@
+//! The conformance suite: a matrix of profiles × presets × clips in virtual time, compared with
+//! the golden baselines in `golden/` (the same store and comparator the CI gate uses), plus
+//! physics that must hold whatever the baselines say.
+//!
+//! After a deliberate change, re-bless with `JITTERBUG_BLESS=1 cargo test -p jitterbug --test
+//! conformance` and review the diff of `golden/baselines/sim.json` and the insta snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jitterbug::catalog::{Presets, Profiles};
+use jitterbug::clips;
+use jitterbug::run_cmd::matrix;
+use jitterbug_core::baseline::{Baseline, Tolerances};
+use jitterbug_core::results::{ScenarioResult, Status};
+
+const PROFILES: [&str; 12] = [
+    "clean", "loss-random-5", "loss-random-10", "loss-burst-ge", "jitter-high", "blackout-3s",
+    "handover-spikes", "wifi", "3g", "bufferbloat", "reorder", "duplicate-corrupt",
+];
+const PRESETS: [&str; 5] = ["balanced-fec", "balanced-nofec", "low-latency", "robust", "pcmu"];
+const CLIPS: [&str; 2] = ["arctic-a0009-slt", "festival-slt-agent"];
+/// Long enough for the blackout at 10–13 s and the handover at 10 s.
+const CALL_SECONDS: f64 = 20.0;
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden")
+}
+
+/// The conformance matrix, run once per test binary.
+fn results() -> &'static [ScenarioResult] {
+    static RESULTS: OnceLock<Vec<ScenarioResult>> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let profiles: Vec<_> = PROFILES.iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
+        let presets: Vec<_> = PRESETS.iter().map(|n| Presets::embedded().get(n).unwrap()).collect();
+        let clips: Vec<_> = CLIPS.iter().map(|n| clips::load(n).unwrap()).collect();
+        matrix(&profiles, &presets, &clips, &[1], CALL_SECONDS, false)
+    })
+}
+
+fn tolerances() -> Tolerances {
+    #[derive(serde::Deserialize)]
+    struct File {
+        sim: Tolerances,
+    }
+    let text = std::fs::read_to_string(golden().join("tolerances.toml")).unwrap();
+    toml::from_str::<File>(&text).expect("golden/tolerances.toml parses").sim
+}
+
+#[test]
+fn matrix_matches_the_golden_baseline() {
+    let results = results();
+    assert_eq!(results.len(), PROFILES.len() * PRESETS.len() * CLIPS.len());
+    let path = golden().join("baselines/sim.json");
+    if std::env::var_os("JITTERBUG_BLESS").is_some() {
+        let mut text = serde_json::to_string_pretty(&Baseline::bless(results)).unwrap();
+        text.push('\n');
+        std::fs::write(&path, text).unwrap();
+        eprintln!("blessed {}", path.display());
+    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless with JITTERBUG_BLESS=1)", path.display()));
+    let baseline: Baseline = serde_json::from_str(&text).expect("baseline parses");
+    let cmp = baseline.compare(results, &tolerances());
+    let bad: Vec<String> = cmp.regressions().chain(cmp.missing()).map(|r| format!("{} {} {:?}", r.scenario, r.metric, r.verdict)).collect();
+    assert!(bad.is_empty(), "{} differences from the golden baseline:\n{}", bad.len(), bad.join("\n"));
+}
+
+#[test]
+fn rounded_matrix_snapshot() {
+    let mut table = String::from("scenario | up STOI | down STOI | up m2e ms | down m2e ms | up conceal % | up late | up FEC\n");
+    for r in results() {
+        let (Some(u), Some(d)) = (&r.uplink, &r.downlink) else {
+            table.push_str(&format!("{} | {:?}\n", r.id, r.status));
+            continue;
+        };
+        table.push_str(&format!(
+            "{} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {}\n",
+            r.id.trim_end_matches("/native/sim/1"),
+            u.stoi,
+            d.stoi,
+            u.mouth_to_ear_ms,
+            d.mouth_to_ear_ms,
+            u.concealment_ratio * 100.0,
+            u.jitter_buffer.packets_late,
+            u.jitter_buffer.fec_recovered
+        ));
+    }
+    insta::assert_snapshot!("sim_matrix", table);
+}
+
+#[test]
+fn every_scenario_ran() {
+    for r in results() {
+        assert_eq!(r.status, Status::Ok, "{}", r.id);
+    }
+}
+
+#[test]
+fn clean_link_is_intelligible() {
+    for r in results().iter().filter(|r| r.profile == "clean") {
+        for d in [&r.uplink, &r.downlink].into_iter().flatten() {
+            assert!(d.stoi >= 0.95, "{}: STOI {}", r.id, d.stoi);
+        }
+    }
+}
+
+#[test]
+fn delay_never_below_the_floor() {
+    for r in results() {
+        for d in [&r.uplink, &r.downlink].into_iter().flatten() {
+            assert!(d.mouth_to_ear_ms >= d.delay_floor_ms, "{}: mouth-to-ear {} ms below floor {} ms", r.id, d.mouth_to_ear_ms, d.delay_floor_ms);
+        }
+    }
+}
