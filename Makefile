@@ -8,7 +8,8 @@ deps:
 run: deps
 	cargo run --release -p jitterbug -- run
 
-# Every test suite (plain `cargo test` runs the ones that need no browser and no root).
+# Every test suite (plain `cargo test` runs the ones that need no browser and no root). Release
+# mode: the benches are built with the same artifacts, and the golden baselines were blessed so.
 test: deps
-	cargo bench -p jitterbug-core --no-run
-	cargo test --all-features
+	cargo bench -p jitterbug-core -p jitterbug --no-run
+	bash scripts/test.sh
