@@ -38,7 +38,8 @@ pub struct RunInfo<'a> {
     pub wall_seconds: f64,
 }
 
-/// Runs every profile × preset × clip × seed; sorted by scenario id.
+/// Runs every profile × preset × clip × seed on all cores; sorted by scenario id. Each
+/// scenario is independent and seeded, so the results do not depend on the thread count.
 pub fn matrix(profiles: &[Profile], presets: &[Preset], clips: &[Clip], seeds: &[u64], call_seconds: f64, progress: bool) -> Vec<ScenarioResult> {
     let total = profiles.len() * presets.len() * clips.len() * seeds.len();
     let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
@@ -46,22 +47,35 @@ pub fn matrix(profiles: &[Profile], presets: &[Preset], clips: &[Clip], seeds: &
         ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios  {elapsed_precise} (eta {eta})  {msg}")
             .expect("valid template"),
     );
-    let mut cache = EncodeCache::default();
-    let mut out = Vec::with_capacity(total);
-    // Clips and presets outermost, so each encoding is made once and reused across profiles.
-    for clip in clips {
-        let clip = &clip.as_call(call_seconds);
-        for preset in presets {
-            for profile in profiles {
-                for &seed in seeds {
-                    let s = Scenario { profile, preset, clip, seed };
-                    bar.set_message(s.id());
-                    out.push(sim::run(&s, &mut cache).result);
-                    bar.inc(1);
-                }
-            }
-        }
-    }
+    let calls: Vec<Clip> = clips.iter().map(|c| c.as_call(call_seconds)).collect();
+    // Work items grouped by clip × preset, so each encoding is made once per thread.
+    let groups: Vec<(&Clip, &Preset)> = calls.iter().flat_map(|c| presets.iter().map(move |p| (c, p))).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<ScenarioResult> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut cache = EncodeCache::default();
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(clip, preset)) = groups.get(i) else { break };
+                        for profile in profiles {
+                            for &seed in seeds {
+                                let s = Scenario { profile, preset, clip, seed };
+                                bar.set_message(s.id());
+                                done.push(sim::run(&s, &mut cache).result);
+                                bar.inc(1);
+                            }
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a simulation thread panicked")).collect()
+    });
     bar.finish_and_clear();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
