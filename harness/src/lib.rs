@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod clips;
 pub mod embedded;
+pub mod gate_cmd;
 pub mod pcap;
 pub mod profiles_cmd;
 pub mod run_cmd;

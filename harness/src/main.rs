@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::run_cmd::{self, RunOptions};
-use jitterbug::{clips, profiles_cmd, score_cmd, sim_cmd};
+use jitterbug::{clips, gate_cmd, profiles_cmd, score_cmd, sim_cmd};
 use jitterbug_core::impairment::Direction;
 use jitterbug_core::results::Status;
 use jitterbug_core::sample::Train;
@@ -93,6 +93,29 @@ enum Command {
         no_align: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// Compare results with the golden baselines: exit 0 when every blessed scenario ran and
+    /// every metric is within tolerance, 1 on a regression or changed status, 2 when blessed
+    /// scenarios are missing or the results file is incomplete (fail closed).
+    Gate {
+        /// Directory with baselines/<backend>.json and tolerances.toml.
+        #[arg(long, default_value = "golden", value_name = "DIR")]
+        baseline: PathBuf,
+        #[arg(long, value_name = "RESULTS.json")]
+        results: PathBuf,
+        /// Also write JUnit XML (one test case per scenario × metric) for CI systems.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Check only these backends' baselines (default: every baseline must be satisfied).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Deliberately accept results as the new baselines, printing what changed.
+    Bless {
+        #[arg(long, default_value = "golden", value_name = "DIR")]
+        baseline: PathBuf,
+        #[arg(long, value_name = "RESULTS.json")]
+        results: PathBuf,
     },
     /// Inspect, sample and validate impairment profiles.
     #[command(subcommand)]
@@ -233,6 +256,28 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 println!("STOI   {:.4}\nESTOI  {:.4}\ndelay  {} samples ({:.2} ms at {} Hz){}", s.stoi, s.estoi, s.delay_samples, s.delay_ms, s.sample_rate, if s.aligned { "" } else { ", not aligned" });
             }
+        }
+        Command::Gate { baseline, results, junit, only } => {
+            let results = match gate_cmd::load_results(&results) {
+                Ok(r) => r,
+                Err(e) => {
+                    // An unreadable or truncated results file is incomplete evidence: exit 2.
+                    eprintln!("jitterbug: gate: {e}");
+                    return Ok(ExitCode::from(gate_cmd::Outcome::Incomplete as u8));
+                }
+            };
+            let g = gate_cmd::gate(&baseline, &results, &only)?;
+            print!("{}", g.table());
+            if let Some(path) = junit {
+                std::fs::write(&path, g.junit()).with_context(|| format!("writing {}", path.display()))?;
+            }
+            let outcome = g.outcome();
+            eprintln!("gate: {outcome:?}");
+            return Ok(ExitCode::from(outcome as u8));
+        }
+        Command::Bless { baseline, results } => {
+            let results = gate_cmd::load_results(&results)?;
+            print!("{}", gate_cmd::bless(&baseline, &results)?);
         }
         Command::Profiles(cmd) => return profiles_command(cmd, &profiles),
         Command::Presets(PresetsCommand::List) => {

@@ -20,8 +20,8 @@ const PROFILES: [&str; 12] = [
 ];
 const PRESETS: [&str; 5] = ["balanced-fec", "balanced-nofec", "low-latency", "robust", "pcmu"];
 const CLIPS: [&str; 2] = ["arctic-a0009-slt", "festival-slt-agent"];
-/// Long enough for the blackout at 10–13 s and the handover at 10 s.
-const CALL_SECONDS: f64 = 20.0;
+/// `jitterbug run`'s default call length, so a default run can be gated on this baseline.
+const CALL_SECONDS: f64 = jitterbug::sim::CALL_SECONDS;
 
 fn golden() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden")
@@ -39,12 +39,7 @@ fn results() -> &'static [ScenarioResult] {
 }
 
 fn tolerances() -> Tolerances {
-    #[derive(serde::Deserialize)]
-    struct File {
-        sim: Tolerances,
-    }
-    let text = std::fs::read_to_string(golden().join("tolerances.toml")).unwrap();
-    toml::from_str::<File>(&text).expect("golden/tolerances.toml parses").sim
+    jitterbug::gate_cmd::load_tolerances(&golden()).expect("golden/tolerances.toml parses").remove("sim").expect("a [sim] section")
 }
 
 #[test]
