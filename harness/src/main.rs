@@ -59,6 +59,17 @@ enum Command {
         /// Call length: each clip is repeated to at least this many seconds.
         #[arg(long, default_value_t = jitterbug::sim::CALL_SECONDS)]
         call_seconds: f64,
+        /// Run only shard K of N (e.g. 2/4): a stable slice by scenario id, for CI matrices.
+        /// Combine the shards' results.json with `jitterbug merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<run_cmd::Shard>,
+    },
+    /// Combine results.json files (e.g. from `run --shard K/N` jobs) into one.
+    Merge {
+        #[arg(required = true, value_name = "RESULTS.json")]
+        files: Vec<PathBuf>,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
     },
     /// One scenario in virtual time: writes result.json, run.json, degraded.wav (what the user
     /// heard), degraded-uplink.wav (what the agent heard) and capture.pcap into --out.
@@ -211,14 +222,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
     let presets = Presets::new(cli.presets_dir);
     let command_line: Vec<String> = std::env::args().collect();
     match cli.command {
-        Command::Run { out, reports_dir, profiles: p, presets: s, clips: c, seeds, call_seconds } => {
+        Command::Run { out, reports_dir, profiles: p, presets: s, clips: c, seeds, call_seconds, shard } => {
             anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
             let p = pick(&p, || Ok(profiles.all()?), |n| Ok(profiles.get(n)?))?;
             let s = pick(&s, || Ok(presets.all()?), |n| Ok(presets.get(n)?))?;
             let c = pick(&c, || clips::names().iter().map(|n| clips::load(n)).collect(), clips::load)?;
             anyhow::ensure!(!c.is_empty(), "no clips to run");
             eprintln!("running {} profiles × {} presets × {} clips × {} seeds in virtual time", p.len(), s.len(), c.len(), seeds.len());
-            let opts = RunOptions { out, reports_dir, seeds, call_seconds, command_line };
+            let opts = RunOptions { out, reports_dir, seeds, call_seconds, shard, command_line };
             let (dir, failed) = run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?;
             eprintln!("wrote {}/results.json and run.json", dir.display());
             if failed > 0 {
@@ -274,6 +285,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let outcome = g.outcome();
             eprintln!("gate: {outcome:?}");
             return Ok(ExitCode::from(outcome as u8));
+        }
+        Command::Merge { files, output } => {
+            let merged = run_cmd::merge(&files)?;
+            eprintln!("merged {} scenarios from {} files into {}", merged.scenarios.len(), files.len(), output.display());
+            run_cmd::write_json(&output, &merged)?;
         }
         Command::Bless { baseline, results } => {
             let results = gate_cmd::load_results(&results)?;

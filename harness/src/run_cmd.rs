@@ -13,6 +13,38 @@ use serde::Serialize;
 use crate::clips::Clip;
 use crate::sim::{self, Scenario, encode_cache::EncodeCache};
 
+/// A deterministic slice `K/N` of a matrix, for spreading a sweep over CI jobs. A scenario
+/// belongs to shard `hash(id) mod N + 1` (FNV-1a): stable under adding or removing other
+/// scenarios, so every scenario runs in exactly one of the N jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let err = || format!("--shard {s:?}: expected K/N with 1 <= K <= N, e.g. 2/4");
+        let (k, n) = s.split_once('/').ok_or_else(err)?;
+        let (index, count) = (k.trim().parse::<u64>().map_err(|_| err())?, n.trim().parse::<u64>().map_err(|_| err())?);
+        if index == 0 || count == 0 || index > count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    pub fn includes(&self, id: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h % self.count == self.index - 1
+    }
+}
+
 /// What to run and where to write it.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -20,6 +52,7 @@ pub struct RunOptions {
     pub reports_dir: PathBuf,
     pub seeds: Vec<u64>,
     pub call_seconds: f64,
+    pub shard: Option<Shard>,
     pub command_line: Vec<String>,
 }
 
@@ -40,7 +73,15 @@ pub struct RunInfo<'a> {
 
 /// Runs every profile × preset × clip × seed on all cores; sorted by scenario id. Each
 /// scenario is independent and seeded, so the results do not depend on the thread count.
-pub fn matrix(profiles: &[Profile], presets: &[Preset], clips: &[Clip], seeds: &[u64], call_seconds: f64, progress: bool) -> Vec<ScenarioResult> {
+pub fn matrix(
+    profiles: &[Profile],
+    presets: &[Preset],
+    clips: &[Clip],
+    seeds: &[u64],
+    call_seconds: f64,
+    shard: Option<Shard>,
+    progress: bool,
+) -> Vec<ScenarioResult> {
     let total = profiles.len() * presets.len() * clips.len() * seeds.len();
     let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -64,9 +105,12 @@ pub fn matrix(profiles: &[Profile], presets: &[Preset], clips: &[Clip], seeds: &
                         for profile in profiles {
                             for &seed in seeds {
                                 let s = Scenario { profile, preset, clip, seed };
+                                bar.inc(1);
+                                if shard.is_some_and(|sh| !sh.includes(&s.id())) {
+                                    continue;
+                                }
                                 bar.set_message(s.id());
                                 done.push(sim::run(&s, &mut cache).result);
-                                bar.inc(1);
                             }
                         }
                     }
@@ -105,7 +149,7 @@ pub fn run(
     let id = run_id(started);
     let out = opts.out.clone().unwrap_or_else(|| opts.reports_dir.join(&id));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let scenarios = matrix(profiles, presets, clips, &opts.seeds, opts.call_seconds, true);
+    let scenarios = matrix(profiles, presets, clips, &opts.seeds, opts.call_seconds, opts.shard, true);
     let failed = scenarios.iter().filter(|s| s.status != Status::Ok).count();
     let count = scenarios.len();
     write_json(&out.join("results.json"), &Results::new(scenarios))?;
@@ -135,4 +179,20 @@ fn point_latest(reports: &Path, run_id: &str) -> anyhow::Result<()> {
         std::fs::remove_file(&link).with_context(|| format!("replacing {}", link.display()))?;
     }
     std::os::unix::fs::symlink(run_id, &link).with_context(|| format!("linking {}", link.display()))
+}
+
+/// Combines shard results into one set, sorted by id. The same id twice is an error unless
+/// both copies are identical (a shard uploaded twice).
+pub fn merge(files: &[PathBuf]) -> anyhow::Result<Results<ScenarioResult>> {
+    let mut seen: std::collections::BTreeMap<String, (ScenarioResult, &Path)> = Default::default();
+    for f in files {
+        for r in crate::gate_cmd::load_results(f)? {
+            if let Some((prev, from)) = seen.get(&r.id) {
+                anyhow::ensure!(*prev == r, "scenario {} is in both {} and {} with different results", r.id, from.display(), f.display());
+                continue;
+            }
+            seen.insert(r.id.clone(), (r, f));
+        }
+    }
+    Ok(Results::new(seen.into_values().map(|(r, _)| r).collect()))
 }

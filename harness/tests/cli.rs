@@ -255,3 +255,33 @@ fn help_explains_the_commands() {
     let out = stdout(&jitterbug(&["profiles", "sample", "--help"]));
     assert!(out.contains("--seed") && out.contains("configured") || out.contains("expectation"), "{out}");
 }
+
+#[test]
+fn shards_merge_into_the_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, shard: Option<&str>| {
+        let out = dir.path().join(name);
+        let mut args = vec!["run", "--out", out.to_str().unwrap()];
+        args.extend(SMALL_MATRIX);
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        let o = jitterbug(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out.join("results.json")
+    };
+    let full = run("full", None);
+    let (a, b) = (run("a", Some("1/2")), run("b", Some("2/2")));
+    let count = |p: &Path| serde_json::from_slice::<serde_json::Value>(&read(p)).unwrap()["scenarios"].as_array().unwrap().len();
+    assert_eq!(count(&a) + count(&b), 4, "every scenario in exactly one shard");
+    let merged = dir.path().join("merged.json");
+    let o = jitterbug(&["merge", a.to_str().unwrap(), b.to_str().unwrap(), "-o", merged.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Compare as text so a failure shows the first differing line, not a byte dump.
+    let (m, f) = (String::from_utf8(read(&merged)).unwrap(), String::from_utf8(read(&full)).unwrap());
+    let first_diff = m.lines().zip(f.lines()).find(|(a, b)| a != b);
+    assert!(m == f, "merged shards differ from the unsharded run: {first_diff:?}");
+    let o = jitterbug(&["run", "--shard", "3/2", "--profiles", "clean"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("K/N"), "{}", stderr(&o));
+}
