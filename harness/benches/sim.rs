@@ -2,6 +2,7 @@
 //!
 //! `media-path`: packetise → impairment → jitter buffer → decode, one direction.
 //! `scenario`: a whole scenario (both directions, plus alignment, STOI/ESTOI, E-model).
+//! `scenario-full-stack`: the same over webrtc-rs ICE + DTLS + SRTP in virtual time.
 //! Throughput is in audio milliseconds per second: divide criterion's elem/s by 1000 for
 //! "× real time".
 
@@ -46,6 +47,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let s = Scenario { profile: &profile, preset: &preset, clip: &clip, seed: 1 };
                 black_box(sim::run(&s, &mut cache).result.uplink.map(|u| u.stoi))
+            })
+        });
+        #[cfg(feature = "full-stack")]
+        g.bench_function(format!("scenario-full-stack/{preset_name}"), |b| {
+            b.iter(|| {
+                let s = Scenario { profile: &profile, preset: &preset, clip: &clip, seed: 1 };
+                black_box(sim::full_stack::run_full_stack(&s, &mut cache).result.uplink.map(|u| u.stoi))
             })
         });
     }

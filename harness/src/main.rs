@@ -59,6 +59,10 @@ enum Command {
         /// Call length: each clip is repeated to at least this many seconds.
         #[arg(long, default_value_t = jitterbug::sim::CALL_SECONDS)]
         call_seconds: f64,
+        /// Run the real webrtc-rs stack (ICE + DTLS + SRTP + RTCP) in virtual time instead of the
+        /// media path: adds setup time, ICE behaviour under blackouts and SRTP/RTCP overhead.
+        #[arg(long)]
+        full_stack: bool,
         /// Run only shard K of N (e.g. 2/4): a stable slice by scenario id, for CI matrices.
         /// Combine the shards' results.json with `jitterbug merge`.
         #[arg(long, value_name = "K/N")]
@@ -86,6 +90,10 @@ enum Command {
         /// Call length: the clip is repeated to at least this many seconds.
         #[arg(long, default_value_t = jitterbug::sim::CALL_SECONDS)]
         call_seconds: f64,
+        /// Run the real webrtc-rs stack (ICE + DTLS + SRTP + RTCP) in virtual time; writes
+        /// full-stack.json (setup time, ICE state changes, datagrams per kind, SRTP overhead).
+        #[arg(long)]
+        full_stack: bool,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Print the result as JSON instead of a summary.
@@ -216,20 +224,31 @@ fn pick<T>(names: &[String], all: impl FnOnce() -> anyhow::Result<Vec<T>>, get: 
     if names.is_empty() { all() } else { names.iter().map(|n| get(n)).collect() }
 }
 
+/// The simulator mode for `--full-stack`.
+fn mode(full_stack: bool) -> anyhow::Result<run_cmd::Mode> {
+    if !full_stack {
+        return Ok(run_cmd::Mode::MediaPath);
+    }
+    #[cfg(feature = "full-stack")]
+    return Ok(run_cmd::Mode::FullStack);
+    #[cfg(not(feature = "full-stack"))]
+    anyhow::bail!("--full-stack: this jitterbug was built without the `full-stack` feature")
+}
+
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let profiles = Profiles::new(cli.profiles_dir);
     let presets = Presets::new(cli.presets_dir);
     let command_line: Vec<String> = std::env::args().collect();
     match cli.command {
-        Command::Run { out, reports_dir, profiles: p, presets: s, clips: c, seeds, call_seconds, shard } => {
+        Command::Run { out, reports_dir, profiles: p, presets: s, clips: c, seeds, call_seconds, full_stack, shard } => {
             anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
             let p = pick(&p, || Ok(profiles.all()?), |n| Ok(profiles.get(n)?))?;
             let s = pick(&s, || Ok(presets.all()?), |n| Ok(presets.get(n)?))?;
             let c = pick(&c, || clips::names().iter().map(|n| clips::load(n)).collect(), clips::load)?;
             anyhow::ensure!(!c.is_empty(), "no clips to run");
             eprintln!("running {} profiles × {} presets × {} clips × {} seeds in virtual time", p.len(), s.len(), c.len(), seeds.len());
-            let opts = RunOptions { out, reports_dir, seeds, call_seconds, shard, command_line };
+            let opts = RunOptions { out, reports_dir, seeds, call_seconds, shard, mode: mode(full_stack)?, command_line };
             let (dir, failed) = run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?;
             eprintln!("wrote {}/results.json and run.json", dir.display());
             if failed > 0 {
@@ -237,10 +256,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Sim { profile, preset, clip, seed, call_seconds, out, json } => {
+        Command::Sim { profile, preset, clip, seed, call_seconds, full_stack, out, json } => {
             anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
             let (p, s, c) = (profiles.get(&profile)?, presets.get(&preset)?, clips::load(&clip)?.as_call(call_seconds));
-            let r = sim_cmd::sim(&p, &s, &c, seed, &out, &command_line)?;
+            let r = sim_cmd::sim(&p, &s, &c, seed, mode(full_stack)?, &out, &command_line)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -254,7 +273,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
                         );
                     }
                 }
-                println!("wrote {}/result.json, run.json, degraded.wav, degraded-uplink.wav, capture.pcap", out.display());
+                let extra = if full_stack { "full-stack.json" } else { "capture.pcap" };
+                println!("wrote {}/result.json, run.json, degraded.wav, degraded-uplink.wav, {extra}", out.display());
             }
             if r.status != Status::Ok {
                 return Ok(ExitCode::from(1));

@@ -45,6 +45,27 @@ impl Shard {
     }
 }
 
+/// Which simulator runs the scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The media path: RTP straight through the impairment core.
+    #[default]
+    MediaPath,
+    /// The real webrtc-rs stack (ICE + DTLS + SRTP + RTCP) in virtual time.
+    #[cfg(feature = "full-stack")]
+    FullStack,
+}
+
+impl Mode {
+    fn run(self, s: &Scenario<'_>, cache: &mut EncodeCache) -> ScenarioResult {
+        match self {
+            Mode::MediaPath => sim::run(s, cache).result,
+            #[cfg(feature = "full-stack")]
+            Mode::FullStack => sim::full_stack::run_full_stack(s, cache).result,
+        }
+    }
+}
+
 /// What to run and where to write it.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -53,6 +74,7 @@ pub struct RunOptions {
     pub seeds: Vec<u64>,
     pub call_seconds: f64,
     pub shard: Option<Shard>,
+    pub mode: Mode,
     pub command_line: Vec<String>,
 }
 
@@ -71,6 +93,24 @@ pub struct RunInfo<'a> {
     pub wall_seconds: f64,
 }
 
+impl<'a> RunInfo<'a> {
+    /// Metadata of a run that started at `started` and has just finished.
+    pub fn finished(run_id: &'a str, started: SystemTime, command_line: &'a [String], seeds: &'a [u64], scenarios: usize) -> Self {
+        RunInfo {
+            run_id,
+            started: humantime::format_rfc3339_seconds(started).to_string(),
+            finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            jitterbug_version: env!("CARGO_PKG_VERSION"),
+            libopus_version: jitterbug_core::codec::libopus_version(),
+            host: std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
+            command_line,
+            seeds,
+            scenarios,
+            wall_seconds: started.elapsed().map(|d| d.as_secs_f64()).unwrap_or_default(),
+        }
+    }
+}
+
 /// Runs every profile × preset × clip × seed on all cores; sorted by scenario id. Each
 /// scenario is independent and seeded, so the results do not depend on the thread count.
 pub fn matrix(
@@ -80,6 +120,7 @@ pub fn matrix(
     seeds: &[u64],
     call_seconds: f64,
     shard: Option<Shard>,
+    mode: Mode,
     progress: bool,
 ) -> Vec<ScenarioResult> {
     let total = profiles.len() * presets.len() * clips.len() * seeds.len();
@@ -110,7 +151,7 @@ pub fn matrix(
                                     continue;
                                 }
                                 bar.set_message(s.id());
-                                done.push(sim::run(&s, &mut cache).result);
+                                done.push(mode.run(&s, &mut cache));
                             }
                         }
                     }
@@ -149,23 +190,11 @@ pub fn run(
     let id = run_id(started);
     let out = opts.out.clone().unwrap_or_else(|| opts.reports_dir.join(&id));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let scenarios = matrix(profiles, presets, clips, &opts.seeds, opts.call_seconds, opts.shard, true);
+    let scenarios = matrix(profiles, presets, clips, &opts.seeds, opts.call_seconds, opts.shard, opts.mode, true);
     let failed = scenarios.iter().filter(|s| s.status != Status::Ok).count();
     let count = scenarios.len();
     write_json(&out.join("results.json"), &Results::new(scenarios))?;
-    let info = RunInfo {
-        run_id: &id,
-        started: humantime::format_rfc3339_seconds(started).to_string(),
-        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        jitterbug_version: env!("CARGO_PKG_VERSION"),
-        libopus_version: jitterbug_core::codec::libopus_version(),
-        host: std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
-        command_line: &opts.command_line,
-        seeds: &opts.seeds,
-        scenarios: count,
-        wall_seconds: started.elapsed().map(|d| d.as_secs_f64()).unwrap_or_default(),
-    };
-    write_json(&out.join("run.json"), &info)?;
+    write_json(&out.join("run.json"), &RunInfo::finished(&id, started, &opts.command_line, &opts.seeds, count))?;
     if opts.out.is_none() {
         point_latest(&opts.reports_dir, &id)?;
     }

@@ -11,18 +11,40 @@ use jitterbug_core::results::ScenarioResult;
 
 use crate::clips::Clip;
 use crate::pcap;
-use crate::run_cmd::{RunInfo, run_id, write_json};
+use crate::run_cmd::{Mode, RunInfo, run_id, write_json};
 use crate::sim::{self, Scenario, encode_cache::EncodeCache};
 use crate::wav;
 
 /// Runs the scenario and writes `result.json`, `run.json`, `degraded.wav` (what the user
-/// heard: downlink), `degraded-uplink.wav` (what the agent heard) and `capture.pcap`.
-pub fn sim(profile: &Profile, preset: &Preset, clip: &Clip, seed: u64, out: &Path, command_line: &[String]) -> anyhow::Result<ScenarioResult> {
-    // `clip` is the call as played: the caller repeats a clip with `Clip::as_call` if wanted.
+/// heard: downlink), `degraded-uplink.wav` (what the agent heard), and `capture.pcap` (media
+/// path) or `full-stack.json` (the webrtc-rs stack's own statistics; its packets are
+/// encrypted, so there is no capture). `clip` is the call as played (see `Clip::as_call`).
+pub fn sim(profile: &Profile, preset: &Preset, clip: &Clip, seed: u64, mode: Mode, out: &Path, command_line: &[String]) -> anyhow::Result<ScenarioResult> {
     let started = SystemTime::now();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let scenario = Scenario { profile, preset, clip, seed };
-    let output = sim::run(&scenario, &mut EncodeCache::default());
+    let result = match mode {
+        Mode::MediaPath => media_path(&scenario, out)?,
+        #[cfg(feature = "full-stack")]
+        Mode::FullStack => full_stack(&scenario, out)?,
+    };
+    let id = run_id(started);
+    write_json(&out.join("run.json"), &RunInfo::finished(&id, started, command_line, &[seed], 1))?;
+    Ok(result)
+}
+
+#[cfg(feature = "full-stack")]
+fn full_stack(scenario: &Scenario<'_>, out: &Path) -> anyhow::Result<ScenarioResult> {
+    let o = sim::full_stack::run_full_stack(scenario, &mut EncodeCache::default());
+    write_json(&out.join("result.json"), &o.result)?;
+    write_json(&out.join("full-stack.json"), &o.full_stack)?;
+    wav::write_i16(&out.join("degraded.wav"), &o.downlink_audio, 48_000)?;
+    wav::write_i16(&out.join("degraded-uplink.wav"), &o.uplink_audio, 48_000)?;
+    Ok(o.result)
+}
+
+fn media_path(scenario: &Scenario<'_>, out: &Path) -> anyhow::Result<ScenarioResult> {
+    let output = sim::run(scenario, &mut EncodeCache::default());
     // Results first: whatever fails later, what was measured is on disk.
     write_json(&out.join("result.json"), &output.result)?;
     wav::write_i16(&out.join("degraded.wav"), &output.downlink_audio, 48_000)?;
@@ -39,19 +61,5 @@ pub fn sim(profile: &Profile, preset: &Preset, clip: &Clip, seed: u64, out: &Pat
         })
         .collect();
     pcap::write(&out.join("capture.pcap"), &frames)?;
-    let id = run_id(started);
-    let info = RunInfo {
-        run_id: &id,
-        started: humantime::format_rfc3339_seconds(started).to_string(),
-        finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        jitterbug_version: env!("CARGO_PKG_VERSION"),
-        libopus_version: jitterbug_core::codec::libopus_version(),
-        host: std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
-        command_line,
-        seeds: &[seed],
-        scenarios: 1,
-        wall_seconds: started.elapsed().map(|d| d.as_secs_f64()).unwrap_or_default(),
-    };
-    write_json(&out.join("run.json"), &info)?;
     Ok(output.result)
 }

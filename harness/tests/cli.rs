@@ -285,3 +285,26 @@ fn shards_merge_into_the_full_run() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("K/N"), "{}", stderr(&o));
 }
+
+#[test]
+fn sim_full_stack_writes_stack_stats_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        let o = jitterbug(&[
+            "sim", "--full-stack", "--profile", "loss-random-5", "--preset", "balanced-fec", "--clip", "arctic-a0009-slt",
+            "--call-seconds", "6", "--out", out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let (a, b) = (run("a"), run("b"));
+    assert_eq!(read(&a.join("result.json")), read(&b.join("result.json")), "DTLS keys differ per run; results must not");
+    assert_eq!(read(&a.join("full-stack.json")), read(&b.join("full-stack.json")));
+    let r: serde_json::Value = serde_json::from_slice(&read(&a.join("result.json"))).unwrap();
+    assert_eq!(r["id"], "loss-random-5/balanced-fec/arctic-a0009-slt/native/sim-full-stack/1");
+    let fs: serde_json::Value = serde_json::from_slice(&read(&a.join("full-stack.json"))).unwrap();
+    assert!(fs["setup_ms"].as_f64().unwrap() > 0.0);
+    assert!(fs["srtp_overhead_bytes_per_packet"].as_f64().unwrap() > 0.0);
+    assert!(!a.join("capture.pcap").exists(), "SRTP is encrypted: no capture in full-stack mode");
+}

@@ -34,7 +34,7 @@ fn results() -> &'static [ScenarioResult] {
         let profiles: Vec<_> = PROFILES.iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
         let presets: Vec<_> = PRESETS.iter().map(|n| Presets::embedded().get(n).unwrap()).collect();
         let clips: Vec<_> = CLIPS.iter().map(|n| clips::load(n).unwrap()).collect();
-        matrix(&profiles, &presets, &clips, &[1], CALL_SECONDS, None, false)
+        matrix(&profiles, &presets, &clips, &[1], CALL_SECONDS, None, Default::default(), false)
     })
 }
 

@@ -9,7 +9,7 @@ fn run(profile: &str, preset: &str, seeds: &[u64]) -> Vec<ScenarioResult> {
     let p = Profiles::embedded().get(profile).unwrap();
     let s = Presets::embedded().get(preset).unwrap();
     let c = clips::load("arctic-a0009-slt").unwrap();
-    matrix(&[p], &[s], &[c], seeds, 15.0, None, false)
+    matrix(&[p], &[s], &[c], seeds, 15.0, None, Default::default(), false)
 }
 
 fn mean_stoi(rs: &[ScenarioResult]) -> f64 {

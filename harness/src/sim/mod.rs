@@ -3,6 +3,7 @@
 //! user's speech; downlink carries the agent's reply (the same clip, as the echo agent would).
 
 pub mod encode_cache;
+#[cfg(feature = "full-stack")] pub mod full_stack;
 pub mod path;
 pub mod receiver;
 pub mod score;
