@@ -63,14 +63,14 @@ use rtc::statistics::report::RTCStatsReportEntry;
 use serde::{Deserialize, Serialize};
 
 use jitterbug_core::codec::{Codec, CodecSettings, Decoder};
-use jitterbug_core::impairment::{Direction, DropCause, Impairment, Outcome, PacketMeta};
+use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
 use jitterbug_core::results::{DirectionResult, NetworkCounters, ScenarioResult, Status};
 use jitterbug_core::rng::{Stream, StreamId};
 use jitterbug_core::rtp::RtpHeader;
 use jitterbug_core::time::Timestamp;
 
 use super::encode_cache::EncodeCache;
-use super::path::{Arrival, IP_UDP_OVERHEAD};
+use super::path::{Arrival, IP_UDP_OVERHEAD, LossTally};
 use super::sender::{self, SentPacket};
 use super::{DRAIN, Scenario, TAIL, receiver, score};
 
@@ -220,7 +220,7 @@ pub struct FullStackOutput {
 
 /// The scenario id of a full-stack run: `profile/preset/clip/native/sim-full-stack/seed`.
 pub fn scenario_id(s: &Scenario<'_>) -> String {
-    ScenarioResult::make_id(&s.profile.name, &s.preset.name, &s.clip.name, "native", BACKEND, s.seed)
+    s.blank_result(BACKEND).id
 }
 
 /// Runs one scenario over the full stack with the default [`FullStackConfig`].
@@ -232,20 +232,7 @@ pub fn run_full_stack(s: &Scenario<'_>, cache: &mut EncodeCache) -> FullStackOut
 /// metric error, a side that never connected) become `status: error`; the stack's statistics
 /// are kept whatever happened.
 pub fn run_full_stack_with(s: &Scenario<'_>, cache: &mut EncodeCache, cfg: &FullStackConfig) -> FullStackOutput {
-    let mut result = ScenarioResult {
-        id: scenario_id(s),
-        profile: s.profile.name.clone(),
-        preset: s.preset.name.clone(),
-        clip: s.clip.name.clone(),
-        client: "native".into(),
-        backend: BACKEND.into(),
-        seed: s.seed,
-        status: Status::Ok,
-        codec: format!("{}/{}", s.preset.codec.mime(), s.preset.codec.rtp_clock_rate()),
-        call_s: s.clip.pcm.len() as f64 / f64::from(crate::clips::RATE),
-        uplink: None,
-        downlink: None,
-    };
+    let mut result = s.blank_result(BACKEND);
     let mut wall = WallTimes::default();
     let started = Instant::now();
     let run = simulate(s, cache, cfg);
@@ -420,43 +407,6 @@ impl Ord for InFlight {
     }
 }
 
-/// The media path's counters (`path::transmit`), kept incrementally over one direction's SRTP
-/// datagrams, so the scores' loss inputs mean the same in both modes.
-#[derive(Default)]
-struct MediaLoss {
-    c: NetworkCounters,
-    lost: u64,
-    bursts: u64,
-    prev_lost: bool,
-}
-
-impl MediaLoss {
-    fn record(&mut self, outcome: &Outcome) {
-        self.c.packets_sent += 1;
-        let is_lost = matches!(outcome, Outcome::Dropped(_));
-        self.lost += u64::from(is_lost);
-        self.bursts += u64::from(is_lost && !self.prev_lost);
-        self.prev_lost = is_lost;
-        match outcome {
-            Outcome::Dropped(DropCause::Loss) => self.c.lost_loss_model += 1,
-            Outcome::Dropped(DropCause::Blackout) => self.c.lost_blackout += 1,
-            Outcome::Dropped(DropCause::QueueOverflow) => self.c.lost_queue_overflow += 1,
-            Outcome::Delivered { duplicate, .. } => {
-                self.c.packets_delivered += 1;
-                self.c.duplicates += u64::from(duplicate.is_some());
-                self.c.corrupted += outcome.deliveries().filter(|d| d.corruption.is_some()).count() as u64;
-            }
-        }
-    }
-
-    fn finish(mut self) -> NetworkCounters {
-        let n = self.c.packets_sent;
-        self.c.loss_rate = if n == 0 { 0.0 } else { self.lost as f64 / n as f64 };
-        self.c.mean_burst = if self.bursts == 0 { 0.0 } else { self.lost as f64 / self.bursts as f64 };
-        self.c
-    }
-}
-
 struct Peer {
     pc: RTCPeerConnection,
     addr: SocketAddr,
@@ -484,7 +434,7 @@ struct Sim {
     order: u64,
     srtp_in_flight: usize,
     kinds: [DatagramKinds; 2],
-    media_loss: [MediaLoss; 2],
+    media_loss: [LossTally; 2],
     plain_sizes: HashMap<(u32, u16), usize>,
     overhead_sum: u64,
     overhead_n: u64,

@@ -43,6 +43,24 @@ impl Scenario<'_> {
     pub fn id(&self) -> String {
         ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", "sim", self.seed)
     }
+
+    /// A result for this scenario on `backend`, `ok` and with no directions measured yet.
+    pub fn blank_result(&self, backend: &str) -> ScenarioResult {
+        ScenarioResult {
+            id: ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", backend, self.seed),
+            profile: self.profile.name.clone(),
+            preset: self.preset.name.clone(),
+            clip: self.clip.name.clone(),
+            client: "native".into(),
+            backend: backend.into(),
+            seed: self.seed,
+            status: Status::Ok,
+            codec: format!("{}/{}", self.preset.codec.mime(), self.preset.codec.rtp_clock_rate()),
+            call_s: self.clip.pcm.len() as f64 / f64::from(crate::clips::RATE),
+            uplink: None,
+            downlink: None,
+        }
+    }
 }
 
 /// A packet as a capture shows it: when it arrived, which way, its RTP bytes.
@@ -65,20 +83,7 @@ pub struct SimOutput {
 
 /// Runs one scenario. Failures inside (a codec or metric error) become `status: error`.
 pub fn run(s: &Scenario<'_>, cache: &mut EncodeCache) -> SimOutput {
-    let mut result = ScenarioResult {
-        id: s.id(),
-        profile: s.profile.name.clone(),
-        preset: s.preset.name.clone(),
-        clip: s.clip.name.clone(),
-        client: "native".into(),
-        backend: "sim".into(),
-        seed: s.seed,
-        status: Status::Ok,
-        codec: format!("{}/{}", s.preset.codec.mime(), s.preset.codec.rtp_clock_rate()),
-        call_s: s.clip.pcm.len() as f64 / f64::from(crate::clips::RATE),
-        uplink: None,
-        downlink: None,
-    };
+    let mut result = s.blank_result("sim");
     let mut audio = [Vec::new(), Vec::new()];
     let mut capture = Vec::new();
     let dirs = [(Direction::Uplink, &s.profile.uplink), (Direction::Downlink, &s.profile.downlink)];
