@@ -62,7 +62,7 @@ use rtc::statistics::StatsSelector;
 use rtc::statistics::report::RTCStatsReportEntry;
 use serde::{Deserialize, Serialize};
 
-use jitterbug_core::codec::{Codec, CodecSettings, Decoder};
+use jitterbug_core::codec::{Codec, CodecSettings};
 use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
 use jitterbug_core::results::{DirectionResult, NetworkCounters, ScenarioResult, Status};
 use jitterbug_core::rng::{Stream, StreamId};
@@ -72,7 +72,7 @@ use jitterbug_core::time::Timestamp;
 use super::encode_cache::EncodeCache;
 use super::path::{Arrival, IP_UDP_OVERHEAD, LossTally};
 use super::sender::{self, SentPacket};
-use super::{DRAIN, Scenario, TAIL, receiver, score};
+use super::{Scenario, TAIL};
 
 /// The backend name in scenario ids and results.
 pub const BACKEND: &str = "sim-full-stack";
@@ -321,24 +321,11 @@ struct DirectionRun<'a> {
 }
 
 fn play_and_score(s: &Scenario<'_>, d: DirectionRun<'_>, wall: &mut WallTimes) -> anyhow::Result<(DirectionResult, Vec<i16>)> {
-    let codec = &s.preset.codec;
     let t0 = Instant::now();
-    let last = d.arrivals.last().map(|a| a.at).into_iter().chain(d.sent.last().map(|p| p.at)).max().unwrap_or_default();
-    let decoder = Decoder::new(codec)?;
-    let codec_delay_ms = decoder.algorithmic_delay_samples() as f64 / 48.0;
-    let received = receiver::receive(&d.arrivals, s.preset.jitter_buffer, codec.rtp_clock_rate(), codec.fec, decoder, last + DRAIN);
+    let received = super::play(s, &d.sent, &d.arrivals)?;
     let t1 = Instant::now();
     wall.decode += t1 - t0;
-    let result = score::score(score::DirectionInputs {
-        reference: &s.clip.pcm,
-        degraded: &received.pcm,
-        settings: codec,
-        jitter_buffer: &s.preset.jitter_buffer,
-        codec_delay_ms,
-        base_delay_ms: super::network_floor_ms(d.spec),
-        network: d.network,
-        stats: received.stats,
-    })?;
+    let result = super::score_direction(s, d.spec, &received, d.network)?;
     wall.score += t1.elapsed();
     Ok((result, received.pcm))
 }

@@ -127,22 +127,37 @@ fn direction(
     let sent = sender::packetize(&frames, codec, s.seed, label);
     let mut imp = Impairment::new(spec, s.seed, dir);
     let (arrivals, network) = path::transmit(&mut imp, &sent);
+    let mut received = play(s, &sent, &arrivals)?;
+    let result = score_direction(s, spec, &received, network)?;
+    let capture = arrivals.into_iter().map(|a| Captured { at: a.at, direction: dir, bytes: a.bytes }).collect();
+    Ok((result, std::mem::take(&mut received.pcm), capture))
+}
+
+/// What the receiver played from `arrivals` (copies of `sent`), with its decoder's delay.
+pub(crate) fn play(s: &Scenario<'_>, sent: &[sender::SentPacket], arrivals: &[path::Arrival]) -> anyhow::Result<receiver::Received> {
+    let codec = &s.preset.codec;
     let last = arrivals.last().map(|a| a.at).into_iter().chain(sent.last().map(|p| p.at)).max().unwrap_or_default();
     let decoder = Decoder::new(codec)?;
-    let codec_delay_ms = decoder.algorithmic_delay_samples() as f64 / 48.0;
-    let mut received = receiver::receive(&arrivals, s.preset.jitter_buffer, codec.rtp_clock_rate(), codec.fec, decoder, last + DRAIN);
-    let result = score::score(score::DirectionInputs {
+    Ok(receiver::receive(arrivals, s.preset.jitter_buffer, codec.rtp_clock_rate(), codec.fec, decoder, last + DRAIN))
+}
+
+/// Scores what was played in one direction against the clip.
+pub(crate) fn score_direction(
+    s: &Scenario<'_>,
+    spec: &DirectionSpec,
+    received: &receiver::Received,
+    network: jitterbug_core::results::NetworkCounters,
+) -> anyhow::Result<DirectionResult> {
+    Ok(score::score(score::DirectionInputs {
         reference: &s.clip.pcm,
         degraded: &received.pcm,
-        settings: codec,
+        settings: &s.preset.codec,
         jitter_buffer: &s.preset.jitter_buffer,
-        codec_delay_ms,
+        codec_delay_ms: received.codec_delay_ms,
         base_delay_ms: network_floor_ms(spec),
         network,
         stats: received.stats,
-    })?;
-    let capture = arrivals.into_iter().map(|a| Captured { at: a.at, direction: dir, bytes: a.bytes }).collect();
-    Ok((result, std::mem::take(&mut received.pcm), capture))
+    })?)
 }
 
 /// The least one-way delay the profile allows (jittered delays can go down to zero, except

@@ -8,10 +8,12 @@ use jitterbug_core::time::Timestamp;
 
 use super::path::Arrival;
 
-/// Audio as played from t = 0, plus the buffer's counters.
+/// Audio as played from t = 0, plus the buffer's counters and the decoder's delay.
 pub struct Received {
     pub pcm: Vec<i16>,
     pub stats: JitterBufferStats,
+    /// Algorithmic delay of the decoder chain (codec lookahead, resampling), ms.
+    pub codec_delay_ms: f64,
 }
 
 /// Plays `arrivals` through a jitter buffer until `until`.
@@ -23,6 +25,7 @@ pub fn receive(
     decoder: Decoder,
     until: Timestamp,
 ) -> Received {
+    let codec_delay_ms = decoder.algorithmic_delay_samples() as f64 * 1e3 / f64::from(OUTPUT_RATE);
     let mut jb = JitterBuffer::new(config, clock_rate, decoder).expect_fec(fec);
     let ticks = until.as_nanos().div_ceil(10_000_000);
     let mut pcm = Vec::with_capacity(ticks as usize * BLOCK);
@@ -51,6 +54,5 @@ pub fn receive(
         }
         pcm.extend(jb.pull(now));
     }
-    debug_assert_eq!(OUTPUT_RATE, 48_000);
-    Received { pcm, stats: *jb.stats() }
+    Received { pcm, stats: *jb.stats(), codec_delay_ms }
 }
