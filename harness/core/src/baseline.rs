@@ -87,10 +87,6 @@ impl Comparison {
     pub fn missing(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| r.verdict == Verdict::Missing)
     }
-
-    pub fn passed(&self) -> bool {
-        self.regressions().next().is_none() && self.missing().next().is_none()
-    }
 }
 
 fn status_name(s: &Status) -> (&'static str, Option<String>) {

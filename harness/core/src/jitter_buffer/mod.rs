@@ -206,10 +206,6 @@ impl<D: FrameDecoder> JitterBuffer<D> {
         &self.stats
     }
 
-    pub fn config(&self) -> &JitterBufferConfig {
-        &self.config
-    }
-
     /// The current target delay in milliseconds.
     pub fn target_delay_ms(&self) -> f64 {
         match (&self.config, &self.delay) {
