@@ -122,6 +122,17 @@ struct Packet {
     arrival: Timestamp,
 }
 
+/// Why a frame is concealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gap {
+    /// The packet is lost (or too late): conceal it and move on.
+    Lost,
+    /// A DTX gap: comfort noise, not loss.
+    Silent,
+    /// The packet is late and may still come: conceal without moving the timeline (expand).
+    Waiting,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     /// Nothing received yet.
@@ -369,7 +380,7 @@ impl<D: FrameDecoder> JitterBuffer<D> {
                 }
                 Err(_) => {
                     self.stats.decode_errors += 1;
-                    self.conceal(false);
+                    self.conceal(Gap::Lost);
                 }
             }
             return;
@@ -387,7 +398,7 @@ impl<D: FrameDecoder> JitterBuffer<D> {
             // A packet starts inside this frame (timestamps not on our frame grid): realign.
             Some((ts, _)) if ts > self.play_ts && ts < self.play_ts + step => self.play_ts = ts,
             // Contiguous sequence numbers across a timestamp gap: the sender was in DTX.
-            Some((_, seq)) if self.last_seq.is_some_and(|s| seq == s + 1) => self.conceal(true),
+            Some((_, seq)) if self.last_seq.is_some_and(|s| seq == s + 1) => self.conceal(Gap::Silent),
             Some((ts, _)) if ts == self.play_ts + step => {
                 let payload = self.packets[&ts].payload.clone();
                 let arrival = self.packets[&ts].arrival;
@@ -398,42 +409,34 @@ impl<D: FrameDecoder> JitterBuffer<D> {
                         self.push(pcm, Some(arrival));
                         self.in_concealment = false;
                     }
-                    _ => self.conceal(false),
+                    _ => self.conceal(Gap::Lost),
                 }
             }
-            None if self.last_was_comfort_noise => self.conceal(true),
+            None if self.last_was_comfort_noise => self.conceal(Gap::Silent),
             // Nothing buffered: the packet is late, not (yet) lost. Adaptive mode expands
             // without moving on, as NetEq does, so playout slows and the packet is still played
             // when it lands; a fixed schedule moves on and the packet will count as late.
-            None if self.delay.is_some() => self.expand(),
-            _ => self.conceal(false),
+            None if self.delay.is_some() => self.conceal(Gap::Waiting),
+            _ => self.conceal(Gap::Lost),
         }
     }
 
-    /// Concealment while waiting for a late packet: the timeline does not advance.
-    fn expand(&mut self) {
-        let pcm = self.decoder.conceal();
-        self.waited += pcm.len() as u64;
-        self.stats.concealed_samples += pcm.len() as u64;
-        if !self.in_concealment {
-            self.stats.concealment_events += 1;
-            self.in_concealment = true;
-        }
-        self.push(pcm, None);
-    }
-
-    /// Plays one frame of concealment; `silent` for DTX gaps (comfort noise, not loss).
-    fn conceal(&mut self, silent: bool) {
+    /// Plays one frame of concealment for a gap of this kind.
+    fn conceal(&mut self, gap: Gap) {
         let pcm = self.decoder.conceal();
         let n = pcm.len() as u64;
         self.stats.concealed_samples += n;
-        if silent {
+        if gap == Gap::Silent {
             self.stats.silent_concealed_samples += n;
         } else if !self.in_concealment {
             self.stats.concealment_events += 1;
             self.in_concealment = true;
         }
-        self.play_ts += self.frame_len as u64;
+        if gap == Gap::Waiting {
+            self.waited += n;
+        } else {
+            self.play_ts += self.frame_len as u64;
+        }
         self.push(pcm, None);
     }
 
