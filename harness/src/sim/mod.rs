@@ -40,14 +40,19 @@ pub struct Scenario<'a> {
 }
 
 impl Scenario<'_> {
+    /// The media path's scenario id (also what `--shard` slices by, whatever the mode).
     pub fn id(&self) -> String {
-        ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", "sim", self.seed)
+        self.id_on("sim")
+    }
+
+    fn id_on(&self, backend: &str) -> String {
+        ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", backend, self.seed)
     }
 
     /// A result for this scenario on `backend`, `ok` and with no directions measured yet.
     pub fn blank_result(&self, backend: &str) -> ScenarioResult {
         ScenarioResult {
-            id: ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", backend, self.seed),
+            id: self.id_on(backend),
             profile: self.profile.name.clone(),
             preset: self.preset.name.clone(),
             clip: self.clip.name.clone(),
