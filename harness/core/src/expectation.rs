@@ -112,8 +112,8 @@ impl LossTrack {
                     lost += self.pi[s] * c.emit[s];
                     let ae: f64 = (0..n).map(|t| c.a[s][t] * c.emit[t]).sum();
                     kept_then_lost += self.pi[s] * (1.0 - c.emit[s]) * ae;
-                    for t in 0..n {
-                        next[t] += self.pi[s] * c.a[s][t];
+                    for (nt, a) in next.iter_mut().zip(&c.a[s]) {
+                        *nt += self.pi[s] * a;
                     }
                 }
                 self.pi = next;
@@ -234,7 +234,7 @@ pub fn expect(spec: &DirectionSpec, train: Train) -> PathStats {
     };
 
     // Pass 1: model loss per packet, and which delay/rate class each packet belongs to.
-    let mut model_loss = vec![0.0; n];
+    let mut model_loss = Vec::with_capacity(n);
     let mut classes = Vec::with_capacity(n);
     let mut burst_starts = 0.0;
     let mut prev: Option<(Source, f64, f64)> = None; // (source, p_lost, kept_then_lost)
@@ -248,7 +248,7 @@ pub fn expect(spec: &DirectionSpec, train: Train) -> PathStats {
             Some((_, pp, _)) => (1.0 - pp) * p,
         };
         prev = Some((src, p, q));
-        model_loss[i] = p;
+        model_loss.push(p);
         let delay = match seg {
             Some(s) if spec.schedule[s].delay.is_some() => s + 1,
             _ => 0,
@@ -363,9 +363,7 @@ fn reorder_probability(law: &DelayLaw, reorder: &Reorder, loss: f64, spacing: Du
     // Counter state after a delayed packet: forced states 1..gap-1 once per cycle, the
     // eligible state once more for every eligible packet that was not picked (1 / p − 1).
     let mut start = vec![0.0; gap];
-    for c in 1..eligible {
-        start[c] = 1.0;
-    }
+    start[1..eligible.max(1)].fill(1.0);
     start[eligible] += (1.0 - p) / p;
     if eligible > 0 {
         start[eligible] += 1.0;

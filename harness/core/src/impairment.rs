@@ -164,12 +164,11 @@ impl Impairment {
             Some(Stage { loss: Some(l), .. }) => Some(l),
             _ => self.base.loss.as_mut(),
         };
-        if let Some(l) = loss {
-            if l.lose(&mut self.loss_rng) {
+        if let Some(l) = loss
+            && l.lose(&mut self.loss_rng) {
                 let cause = if matches!(l, LossProcess::Blackout) { DropCause::Blackout } else { DropCause::Loss };
                 return Outcome::Dropped(cause);
             }
-        }
 
         // Rate limit: the innermost configured rate (segment, then base) applies.
         let rate = seg.and_then(|i| self.segments[i].rate).or(self.base.rate);

@@ -56,7 +56,7 @@ pub fn align_blockwise(reference: &[f32], degraded: &[f32], sample_rate: u32, ma
     if sample_rate == 0 {
         return Err(MetricError::SampleRate { sample_rate, reason: "must be positive" });
     }
-    let k = if sample_rate % SEARCH_RATE == 0 { (sample_rate / SEARCH_RATE) as usize } else { 1 };
+    let k = if sample_rate.is_multiple_of(SEARCH_RATE) { (sample_rate / SEARCH_RATE) as usize } else { 1 };
     let rate = sample_rate as usize / k;
     let (r, d) = (decimate(reference, k), decimate(degraded, k));
     let block = (BLOCK_S * rate as f64) as usize;
