@@ -68,6 +68,9 @@ pub enum CatalogError {
     Unknown { kind: &'static str, name: String, known: String },
 }
 
+/// An item's name and whether it loaded.
+pub type Checked<T> = (String, Result<T, CatalogError>);
+
 /// Named items: the embedded ones, or every `*.toml` in a directory.
 #[derive(Debug, Clone)]
 pub struct Catalog<T> {
@@ -110,7 +113,7 @@ impl<T: Item> Catalog<T> {
     }
 
     /// Every item's load result (for `check`).
-    pub fn check(&self) -> Result<Vec<(String, Result<T, CatalogError>)>, CatalogError> {
+    pub fn check(&self) -> Result<Vec<Checked<T>>, CatalogError> {
         Ok(self.names()?.into_iter().map(|n| (n.clone(), self.get(&n))).collect())
     }
 
