@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod gate_cmd;
 pub mod pcap;
 pub mod profiles_cmd;
+pub mod report;
 pub mod run_cmd;
 pub mod score_cmd;
 pub mod sim;

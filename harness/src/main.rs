@@ -68,6 +68,18 @@ enum Command {
         #[arg(long, value_name = "K/N")]
         shard: Option<run_cmd::Shard>,
     },
+    /// Render results.json as one self-contained HTML report (no network fetches): summary
+    /// against golden, heatmaps, latency CDFs, KPI table, environment.
+    Report {
+        #[arg(value_name = "RESULTS.json")]
+        results: PathBuf,
+        /// Output file (default: report.html next to the results).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Golden baselines to gate against in the summary (default: ./golden if present).
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<PathBuf>,
+    },
     /// Combine results.json files (e.g. from `run --shard K/N` jobs) into one.
     Merge {
         #[arg(required = true, value_name = "RESULTS.json")]
@@ -224,6 +236,12 @@ fn pick<T>(names: &[String], all: impl FnOnce() -> anyhow::Result<Vec<T>>, get: 
     if names.is_empty() { all() } else { names.iter().map(|n| get(n)).collect() }
 }
 
+/// `./golden` when it holds baselines (running from a checkout), else none.
+fn default_baseline() -> Option<PathBuf> {
+    let g = PathBuf::from("golden");
+    g.join("baselines").is_dir().then_some(g)
+}
+
 /// The simulator mode for `--full-stack`.
 fn mode(full_stack: bool) -> anyhow::Result<run_cmd::Mode> {
     if !full_stack {
@@ -248,9 +266,9 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let c = pick(&c, || clips::names().iter().map(|n| clips::load(n)).collect(), clips::load)?;
             anyhow::ensure!(!c.is_empty(), "no clips to run");
             eprintln!("running {} profiles × {} presets × {} clips × {} seeds in virtual time", p.len(), s.len(), c.len(), seeds.len());
-            let opts = RunOptions { out, reports_dir, seeds, call_seconds, shard, mode: mode(full_stack)?, command_line };
+            let opts = RunOptions { out, reports_dir, seeds, call_seconds, shard, mode: mode(full_stack)?, baseline: default_baseline(), command_line };
             let (dir, failed) = run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?;
-            eprintln!("wrote {}/results.json and run.json", dir.display());
+            eprintln!("wrote {}/results.json, run.json and report.html", dir.display());
             if failed > 0 {
                 eprintln!("{failed} scenario(s) ended with status error; see results.json");
                 return Ok(ExitCode::from(1));
@@ -305,6 +323,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let outcome = g.outcome();
             eprintln!("gate: {outcome:?}");
             return Ok(ExitCode::from(outcome as u8));
+        }
+        Command::Report { results, output, baseline } => {
+            let output = output.unwrap_or_else(|| results.with_file_name("report.html"));
+            run_cmd::write_report(&results, &output, baseline.or_else(default_baseline).as_deref())?;
+            eprintln!("wrote {}", output.display());
         }
         Command::Merge { files, output } => {
             let merged = run_cmd::merge(&files)?;

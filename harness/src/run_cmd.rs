@@ -75,6 +75,8 @@ pub struct RunOptions {
     pub call_seconds: f64,
     pub shard: Option<Shard>,
     pub mode: Mode,
+    /// Golden baselines to gate the report against, if any.
+    pub baseline: Option<PathBuf>,
     pub command_line: Vec<String>,
 }
 
@@ -195,6 +197,7 @@ pub fn run(
     let count = scenarios.len();
     write_json(&out.join("results.json"), &Results::new(scenarios))?;
     write_json(&out.join("run.json"), &RunInfo::finished(&id, started, &opts.command_line, &opts.seeds, count))?;
+    write_report(&out.join("results.json"), &out.join("report.html"), opts.baseline.as_deref())?;
     if opts.out.is_none() {
         point_latest(&opts.reports_dir, &id)?;
     }
@@ -224,4 +227,18 @@ pub fn merge(files: &[PathBuf]) -> anyhow::Result<Results<ScenarioResult>> {
         }
     }
     Ok(Results::new(seen.into_values().map(|(r, _)| r).collect()))
+}
+
+/// Renders `results` (with the `run.json` beside it, and gated against `baseline` when given)
+/// into one self-contained HTML file.
+pub fn write_report(results: &Path, output: &Path, baseline: Option<&Path>) -> anyhow::Result<()> {
+    let scenarios = crate::gate_cmd::load_results(results)?;
+    let run: Option<serde_json::Value> = results
+        .parent()
+        .map(|d| d.join("run.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let gate = baseline.map(|b| crate::gate_cmd::gate(b, &scenarios, &[])).transpose()?;
+    let html = crate::report::render(&scenarios, run.as_ref(), gate.as_ref());
+    std::fs::write(output, html).with_context(|| format!("writing {}", output.display()))
 }

@@ -138,6 +138,13 @@ fn run_writes_results_and_replays_byte_identically() {
     }
     let run: serde_json::Value = serde_json::from_slice(&read(&a.join("run.json"))).unwrap();
     assert!(run["command_line"].as_array().unwrap().iter().any(|a| a == "--seeds"));
+    let html = String::from_utf8(read(&a.join("report.html"))).unwrap();
+    assert!(html.contains("<svg") && html.contains("clean") && !html.contains("https://"), "run writes a self-contained report");
+    // `jitterbug report` renders the same file on demand.
+    let again = dir.path().join("again.html");
+    let o = jitterbug(&["report", a.join("results.json").to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(read(&again)).unwrap().contains("<svg"));
     assert!(run["libopus_version"].as_str().unwrap().contains("libopus"));
 }
 

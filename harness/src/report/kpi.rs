@@ -1,0 +1,131 @@
+//! Section 4: key indicators per scenario with pass/fail thresholds.
+
+use std::fmt::Write;
+
+use jitterbug_core::results::{ScenarioResult, Status};
+
+use super::{esc, worst_max, worst_min};
+
+/// Mouth-to-ear p95 must stay below this (ms).
+pub const M2E_P95_MAX_MS: f64 = 300.0;
+/// Effective loss after FEC must stay below this (fraction).
+pub const EFFECTIVE_LOSS_MAX: f64 = 0.03;
+/// Concealed speech must stay below this (fraction of samples played).
+pub const CONCEALMENT_MAX: f64 = 0.05;
+/// The E-model MOS must reach this.
+pub const MOS_MIN: f64 = 3.5;
+
+/// A column: worst-direction value, how to print it, and its threshold check if any.
+struct Col {
+    head: &'static str,
+    value: fn(&ScenarioResult) -> Option<f64>,
+    show: fn(f64) -> String,
+    pass: Option<fn(f64) -> bool>,
+}
+
+fn cols() -> [Col; 6] {
+    [
+        Col {
+            head: "m2e p95 (ms)",
+            value: |r| worst_max(r, |d| d.mouth_to_ear_p95_ms),
+            show: |v| format!("{v:.0}"),
+            pass: Some(|v| v < M2E_P95_MAX_MS),
+        },
+        Col {
+            head: "JB mean delay (ms)",
+            value: |r| worst_max(r, |d| d.jitter_buffer.mean_delay_ms().unwrap_or(f64::NAN)),
+            show: |v| format!("{v:.0}"),
+            pass: None,
+        },
+        Col { head: "network loss", value: |r| worst_max(r, |d| d.network.loss_rate), show: pct, pass: None },
+        Col {
+            head: "effective loss",
+            value: |r| worst_max(r, |d| d.effective_loss),
+            show: pct,
+            pass: Some(|v| v < EFFECTIVE_LOSS_MAX),
+        },
+        Col {
+            head: "concealment",
+            value: |r| worst_max(r, |d| d.concealment_ratio),
+            show: pct,
+            pass: Some(|v| v < CONCEALMENT_MAX),
+        },
+        Col {
+            head: "MOS",
+            value: |r| worst_min(r, |d| d.mos),
+            show: |v| format!("{v:.2}"),
+            pass: Some(|v| v >= MOS_MIN),
+        },
+    ]
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1} %", v * 100.0)
+}
+
+pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
+    let cols = cols();
+    // Rows first, so the heading can say how many scenarios fail a threshold.
+    let mut rows = String::with_capacity(results.len() * 360);
+    let mut failing = 0;
+    for r in results {
+        let _ = write!(rows, "<tr><td class=\"l\">{}</td>", esc(&r.id));
+        match &r.status {
+            Status::Ok => {
+                let mut fails = 0;
+                let mut cells = String::new();
+                for c in &cols {
+                    match (c.value)(r) {
+                        None => cells.push_str("<td class=\"muted\">–</td>"),
+                        Some(v) => {
+                            let class = match c.pass {
+                                None => "",
+                                Some(p) if p(v) => " class=\"y\"",
+                                Some(_) => {
+                                    fails += 1;
+                                    " class=\"n\""
+                                }
+                            };
+                            let _ = write!(cells, "<td{class}>{}</td>", (c.show)(v));
+                        }
+                    }
+                }
+                failing += usize::from(fails > 0);
+                let mark = if fails == 0 {
+                    "<td class=\"pass\">pass</td>".to_string()
+                } else {
+                    format!("<td class=\"fail\">{fails} fail</td>")
+                };
+                let _ = writeln!(rows, "{mark}{cells}</tr>");
+            }
+            Status::Unsupported { reason } | Status::Error { reason } => {
+                let kind = if matches!(r.status, Status::Error { .. }) { "error" } else { "unsupported" };
+                let _ = writeln!(
+                    rows,
+                    "<td class=\"muted\">{kind}</td><td class=\"l muted\" colspan=\"{}\">{}</td></tr>",
+                    cols.len(),
+                    esc(reason)
+                );
+            }
+        }
+    }
+    let _ = write!(
+        out,
+        "<h2 id=\"kpi\">KPIs per scenario</h2>\n<p>{failing} of {} scenarios miss at least one threshold.</p>\n\
+         <table class=\"kpi\">\n<caption>Each value is the worse of uplink and downlink. Thresholds: mouth-to-ear p95 \
+         &lt; {M2E_P95_MAX_MS:.0} ms (network side, before any agent think time); effective loss (frames missing at \
+         playout after FEC) &lt; {:.0} %; concealment (concealed non-DTX samples over samples played) &lt; {:.0} %; \
+         MOS (E-model) ≥ {MOS_MIN}. ✓ marks a pass, ✗ a fail. Jitter-buffer mean delay (jitter_buffer_delay / \
+         emitted count) and network loss (packets never delivered) are shown for context, without a \
+         threshold.</caption>\n<tr><th class=\"l\">scenario (profile/preset/clip/client/backend/seed)</th><th>verdict</th>",
+        results.len(),
+        EFFECTIVE_LOSS_MAX * 100.0,
+        CONCEALMENT_MAX * 100.0,
+    );
+    for c in &cols {
+        let _ = write!(out, "<th>{}</th>", c.head);
+    }
+    out.push_str("</tr>\n");
+    out.push_str(&rows);
+    out.push_str("</table>\n");
+}

@@ -1,0 +1,85 @@
+//! `report.html`: one self-contained HTML page (inline CSS and SVG, no scripts, no network
+//! resources) summarising a run: status counts and the golden gate, heatmaps of intelligibility
+//! and delay per profile × preset, mouth-to-ear CDFs per profile, a KPI table per scenario with
+//! pass/fail thresholds, and the run's environment.
+
+mod cdf;
+mod env;
+mod heatmap;
+mod kpi;
+mod summary;
+
+use std::fmt::Write;
+
+use jitterbug_core::results::{DirectionResult, ScenarioResult};
+
+use crate::gate_cmd::Gate;
+
+/// The stylesheet, embedded so the page needs nothing else.
+const CSS: &str = include_str!("../../../reports/templates/report.css");
+
+/// Renders the whole report. `run` is `run.json` when present; `gate` the comparison against
+/// the golden baselines when one was made.
+pub fn render(results: &[ScenarioResult], run: Option<&serde_json::Value>, gate: Option<&Gate>) -> String {
+    let mut out = String::with_capacity(64 * 1024 + results.len() * 700);
+    let title = match run.and_then(|r| r.get("run_id")).and_then(|v| v.as_str()) {
+        Some(id) => format!("Jitterbug report — {id}"),
+        None => "Jitterbug report".to_string(),
+    };
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{t}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
+        t = esc(&title)
+    );
+    summary::render(&mut out, results, gate);
+    heatmap::render(&mut out, results);
+    cdf::render(&mut out, results);
+    kpi::render(&mut out, results);
+    env::render(&mut out, run);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// The directions a scenario has results for.
+fn directions(r: &ScenarioResult) -> impl Iterator<Item = &DirectionResult> {
+    r.uplink.iter().chain(r.downlink.iter())
+}
+
+/// The worst (largest) finite value of `f` over both directions.
+fn worst_max(r: &ScenarioResult, f: impl Fn(&DirectionResult) -> f64) -> Option<f64> {
+    directions(r).map(f).filter(|v| v.is_finite()).reduce(f64::max)
+}
+
+/// The worst (smallest) finite value of `f` over both directions.
+fn worst_min(r: &ScenarioResult, f: impl Fn(&DirectionResult) -> f64) -> Option<f64> {
+    directions(r).map(f).filter(|v| v.is_finite()).reduce(f64::min)
+}
+
+/// Distinct values in first-seen order (profiles and presets as the run listed them).
+fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in it {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
