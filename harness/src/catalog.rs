@@ -165,10 +165,8 @@ impl<T: Item> Catalog<T> {
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     let rd = std::fs::read_dir(dir).map_err(|source| CatalogError::Dir { dir: dir.to_path_buf(), source })?;
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
     files.sort();
     Ok(files)
 }

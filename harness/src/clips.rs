@@ -31,7 +31,10 @@ pub fn load(name: &str) -> anyhow::Result<Clip> {
         bail!("unknown clip `{name}`; shipped clips: {}", names().join(", "));
     };
     if audio.sample_rate != RATE {
-        bail!("clip `{name}`: sample rate {} Hz, expected {RATE} Hz (resample it first, e.g. `sox in.wav -r 48000 out.wav`)", audio.sample_rate);
+        bail!(
+            "clip `{name}`: sample rate {} Hz, expected {RATE} Hz (resample it first, e.g. `sox in.wav -r 48000 out.wav`)",
+            audio.sample_rate
+        );
     }
     let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).context("clip name")?;
     Ok(Clip { name: stem.to_string(), pcm: Arc::new(wav::to_i16(&audio.samples)) })

@@ -59,7 +59,8 @@ pub fn load_baselines(dir: &Path) -> Result<BTreeMap<String, Baseline>, GateErro
             let p = e.path();
             if p.extension().is_some_and(|x| x == "json") {
                 let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let b = serde_json::from_str(&read(&p)?).map_err(|source| GateError::Json { file: p.clone(), source })?;
+                let b =
+                    serde_json::from_str(&read(&p)?).map_err(|source| GateError::Json { file: p.clone(), source })?;
                 out.insert(stem, b);
             }
         }
@@ -95,18 +96,30 @@ impl Gate {
     pub fn table(&self) -> String {
         let mut out = String::new();
         for (backend, c) in &self.comparisons {
-            let mut bad: Vec<_> = c.rows.iter().filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::New)).collect();
+            let mut bad: Vec<_> =
+                c.rows.iter().filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::New)).collect();
             let severity = |v: &Verdict| match v {
                 Verdict::Regressed { expected, actual, tolerance } => (actual - expected).abs() / tolerance.max(1e-12),
                 _ => f64::INFINITY,
             };
             bad.sort_by(|a, b| severity(&b.verdict).total_cmp(&severity(&a.verdict)));
             if !bad.is_empty() {
-                writeln!(out, "{:<60} {:<42} {:>12} {:>12} {:>10}", format!("[{backend}] scenario"), "metric", "baseline", "actual", "tolerance").unwrap();
+                writeln!(
+                    out,
+                    "{:<60} {:<42} {:>12} {:>12} {:>10}",
+                    format!("[{backend}] scenario"),
+                    "metric",
+                    "baseline",
+                    "actual",
+                    "tolerance"
+                )
+                .unwrap();
             }
             for r in &bad {
                 let (e, a, t) = match &r.verdict {
-                    Verdict::Regressed { expected, actual, tolerance } => (format!("{expected:.6}"), format!("{actual:.6}"), format!("{tolerance}")),
+                    Verdict::Regressed { expected, actual, tolerance } => {
+                        (format!("{expected:.6}"), format!("{actual:.6}"), format!("{tolerance}"))
+                    }
                     Verdict::Missing => ("(blessed)".into(), "MISSING".into(), String::new()),
                     Verdict::StatusChanged { expected, actual } => (expected.clone(), actual.clone(), "status".into()),
                     Verdict::Pass | Verdict::New => unreachable!("filtered above"),
@@ -204,7 +217,8 @@ pub fn bless(dir: &Path, results: &[ScenarioResult]) -> Result<String, GateError
         let fresh = Baseline::bless(&rs);
         old.scenarios.extend(fresh.scenarios);
         let path = dir.join("baselines").join(format!("{backend}.json"));
-        std::fs::create_dir_all(dir.join("baselines")).map_err(|source| GateError::Read { file: path.clone(), source })?;
+        std::fs::create_dir_all(dir.join("baselines"))
+            .map_err(|source| GateError::Read { file: path.clone(), source })?;
         let mut text = serde_json::to_string_pretty(old).expect("baseline serialises");
         text.push('\n');
         std::fs::write(&path, text).map_err(|source| GateError::Read { file: path.clone(), source })?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::run_cmd::{self, RunOptions};
+use jitterbug::run_cmd::{self, RunOptions, Sweep};
 use jitterbug::{clips, gate_cmd, profiles_cmd, score_cmd, sim_cmd};
 use jitterbug_core::impairment::Direction;
 use jitterbug_core::results::Status;
@@ -232,7 +232,11 @@ fn main() -> ExitCode {
 }
 
 /// Items by name, or all of them when no names are given.
-fn pick<T>(names: &[String], all: impl FnOnce() -> anyhow::Result<Vec<T>>, get: impl Fn(&str) -> anyhow::Result<T>) -> anyhow::Result<Vec<T>> {
+fn pick<T>(
+    names: &[String],
+    all: impl FnOnce() -> anyhow::Result<Vec<T>>,
+    get: impl Fn(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<T>> {
     if names.is_empty() { all() } else { names.iter().map(|n| get(n)).collect() }
 }
 
@@ -259,14 +263,34 @@ fn real_main() -> anyhow::Result<ExitCode> {
     let presets = Presets::new(cli.presets_dir);
     let command_line: Vec<String> = std::env::args().collect();
     match cli.command {
-        Command::Run { out, reports_dir, profiles: p, presets: s, clips: c, seeds, call_seconds, full_stack, shard } => {
-            anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
+        Command::Run {
+            out,
+            reports_dir,
+            profiles: p,
+            presets: s,
+            clips: c,
+            seeds,
+            call_seconds,
+            full_stack,
+            shard,
+        } => {
+            anyhow::ensure!(
+                call_seconds.is_finite() && call_seconds > 0.0,
+                "--call-seconds: expected a positive number, got {call_seconds}"
+            );
             let p = pick(&p, || Ok(profiles.all()?), |n| Ok(profiles.get(n)?))?;
             let s = pick(&s, || Ok(presets.all()?), |n| Ok(presets.get(n)?))?;
             let c = pick(&c, || clips::names().iter().map(|n| clips::load(n)).collect(), clips::load)?;
             anyhow::ensure!(!c.is_empty(), "no clips to run");
-            eprintln!("running {} profiles × {} presets × {} clips × {} seeds in virtual time", p.len(), s.len(), c.len(), seeds.len());
-            let opts = RunOptions { out, reports_dir, seeds, call_seconds, shard, mode: mode(full_stack)?, baseline: default_baseline(), command_line };
+            eprintln!(
+                "running {} profiles × {} presets × {} clips × {} seeds in virtual time",
+                p.len(),
+                s.len(),
+                c.len(),
+                seeds.len()
+            );
+            let sweep = Sweep { seeds, call_seconds, shard, mode: mode(full_stack)? };
+            let opts = RunOptions { out, reports_dir, sweep, baseline: default_baseline(), command_line };
             let (dir, failed) = run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?;
             eprintln!("wrote {}/results.json, run.json and report.html", dir.display());
             if failed > 0 {
@@ -275,19 +299,36 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Sim { profile, preset, clip, seed, call_seconds, full_stack, out, json } => {
-            anyhow::ensure!(call_seconds.is_finite() && call_seconds > 0.0, "--call-seconds: expected a positive number, got {call_seconds}");
+            anyhow::ensure!(
+                call_seconds.is_finite() && call_seconds > 0.0,
+                "--call-seconds: expected a positive number, got {call_seconds}"
+            );
             let (p, s, c) = (profiles.get(&profile)?, presets.get(&preset)?, clips::load(&clip)?.as_call(call_seconds));
             let r = sim_cmd::sim(&p, &s, &c, seed, mode(full_stack)?, &out, &command_line)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                println!("{}: {}", r.id, match &r.status { Status::Ok => "ok".to_string(), other => format!("{other:?}") });
+                println!(
+                    "{}: {}",
+                    r.id,
+                    match &r.status {
+                        Status::Ok => "ok".to_string(),
+                        other => format!("{other:?}"),
+                    }
+                );
                 for (name, d) in [("uplink", &r.uplink), ("downlink", &r.downlink)] {
                     if let Some(d) = d {
                         println!(
                             "  {name:<8} STOI {:.3}  ESTOI {:.3}  mouth-to-ear {:.1} ms (floor {:.1})  MOS {:.2}  loss {:.1} %  concealed {:.1} %  FEC-recovered {}  late {}",
-                            d.stoi, d.estoi, d.mouth_to_ear_ms, d.delay_floor_ms, d.mos, d.network.loss_rate * 100.0,
-                            d.concealment_ratio * 100.0, d.jitter_buffer.fec_recovered, d.jitter_buffer.packets_late
+                            d.stoi,
+                            d.estoi,
+                            d.mouth_to_ear_ms,
+                            d.delay_floor_ms,
+                            d.mos,
+                            d.network.loss_rate * 100.0,
+                            d.concealment_ratio * 100.0,
+                            d.jitter_buffer.fec_recovered,
+                            d.jitter_buffer.packets_late
                         );
                     }
                 }
@@ -303,7 +344,15 @@ fn real_main() -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!("STOI   {:.4}\nESTOI  {:.4}\ndelay  {} samples ({:.2} ms at {} Hz){}", s.stoi, s.estoi, s.delay_samples, s.delay_ms, s.sample_rate, if s.aligned { "" } else { ", not aligned" });
+                println!(
+                    "STOI   {:.4}\nESTOI  {:.4}\ndelay  {} samples ({:.2} ms at {} Hz){}",
+                    s.stoi,
+                    s.estoi,
+                    s.delay_samples,
+                    s.delay_ms,
+                    s.sample_rate,
+                    if s.aligned { "" } else { ", not aligned" }
+                );
             }
         }
         Command::Gate { baseline, results, junit, only } => {
@@ -331,7 +380,12 @@ fn real_main() -> anyhow::Result<ExitCode> {
         }
         Command::Merge { files, output } => {
             let merged = run_cmd::merge(&files)?;
-            eprintln!("merged {} scenarios from {} files into {}", merged.scenarios.len(), files.len(), output.display());
+            eprintln!(
+                "merged {} scenarios from {} files into {}",
+                merged.scenarios.len(),
+                files.len(),
+                output.display()
+            );
             run_cmd::write_json(&output, &merged)?;
         }
         Command::Bless { baseline, results } => {
@@ -366,7 +420,10 @@ fn profiles_command(cmd: ProfilesCommand, profiles: &Profiles) -> anyhow::Result
             }
         }
         ProfilesCommand::Sample { name, packets, seed, direction, spacing_ms, size, json } => {
-            anyhow::ensure!(spacing_ms.is_finite() && spacing_ms > 0.0, "--spacing-ms: expected a positive number of milliseconds, got {spacing_ms}");
+            anyhow::ensure!(
+                spacing_ms.is_finite() && spacing_ms > 0.0,
+                "--spacing-ms: expected a positive number of milliseconds, got {spacing_ms}"
+            );
             anyhow::ensure!(packets > 0, "--packets: expected at least one packet");
             let profile = profiles.get(&name)?;
             let direction = match direction {

@@ -39,7 +39,8 @@ pub fn show(catalog: &Profiles, name: &str) -> Result<String, CatalogError> {
         out.push('\n');
     }
     let train = Train::voice(100_000);
-    writeln!(out, "\n# Expected for a voice stream ({} B every {} ms):", train.size, train.spacing.as_millis()).unwrap();
+    writeln!(out, "\n# Expected for a voice stream ({} B every {} ms):", train.size, train.spacing.as_millis())
+        .unwrap();
     for (dir, spec) in directions(&profile) {
         let e = jitterbug_core::expectation::expect(spec, train);
         writeln!(out, "#   {:<8} {}", format!("{dir:?}").to_lowercase(), one_line(&e)).unwrap();

@@ -66,15 +66,30 @@ impl Mode {
     }
 }
 
+/// How every scenario of a matrix is run.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// Every scenario runs once per seed.
+    pub seeds: Vec<u64>,
+    /// Each clip is repeated to at least this long a call.
+    pub call_seconds: f64,
+    pub shard: Option<Shard>,
+    pub mode: Mode,
+}
+
+impl Sweep {
+    /// The media path over `seeds` with calls of `call_seconds`, unsharded.
+    pub fn new(seeds: &[u64], call_seconds: f64) -> Sweep {
+        Sweep { seeds: seeds.to_vec(), call_seconds, shard: None, mode: Mode::MediaPath }
+    }
+}
+
 /// What to run and where to write it.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub reports_dir: PathBuf,
-    pub seeds: Vec<u64>,
-    pub call_seconds: f64,
-    pub shard: Option<Shard>,
-    pub mode: Mode,
+    pub sweep: Sweep,
     /// Golden baselines to gate the report against, if any.
     pub baseline: Option<PathBuf>,
     pub command_line: Vec<String>,
@@ -97,7 +112,13 @@ pub struct RunInfo<'a> {
 
 impl<'a> RunInfo<'a> {
     /// Metadata of a run that started at `started` and has just finished.
-    pub fn finished(run_id: &'a str, started: SystemTime, command_line: &'a [String], seeds: &'a [u64], scenarios: usize) -> Self {
+    pub fn finished(
+        run_id: &'a str,
+        started: SystemTime,
+        command_line: &'a [String],
+        seeds: &'a [u64],
+        scenarios: usize,
+    ) -> Self {
         RunInfo {
             run_id,
             started: humantime::format_rfc3339_seconds(started).to_string(),
@@ -119,19 +140,17 @@ pub fn matrix(
     profiles: &[Profile],
     presets: &[Preset],
     clips: &[Clip],
-    seeds: &[u64],
-    call_seconds: f64,
-    shard: Option<Shard>,
-    mode: Mode,
+    sweep: &Sweep,
     progress: bool,
 ) -> Vec<ScenarioResult> {
+    let Sweep { seeds, call_seconds, shard, mode } = sweep;
     let total = profiles.len() * presets.len() * clips.len() * seeds.len();
     let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios  {elapsed_precise} (eta {eta})  {msg}")
             .expect("valid template"),
     );
-    let calls: Vec<Clip> = clips.iter().map(|c| c.as_call(call_seconds)).collect();
+    let calls: Vec<Clip> = clips.iter().map(|c| c.as_call(*call_seconds)).collect();
     // Work items grouped by clip × preset, so each encoding is made once per thread.
     let groups: Vec<(&Clip, &Preset)> = calls.iter().flat_map(|c| presets.iter().map(move |p| (c, p))).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(groups.len().max(1));
@@ -192,11 +211,11 @@ pub fn run(
     let id = run_id(started);
     let out = opts.out.clone().unwrap_or_else(|| opts.reports_dir.join(&id));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let scenarios = matrix(profiles, presets, clips, &opts.seeds, opts.call_seconds, opts.shard, opts.mode, true);
+    let scenarios = matrix(profiles, presets, clips, &opts.sweep, true);
     let failed = scenarios.iter().filter(|s| s.status != Status::Ok).count();
     let count = scenarios.len();
     write_json(&out.join("results.json"), &Results::new(scenarios))?;
-    write_json(&out.join("run.json"), &RunInfo::finished(&id, started, &opts.command_line, &opts.seeds, count))?;
+    write_json(&out.join("run.json"), &RunInfo::finished(&id, started, &opts.command_line, &opts.sweep.seeds, count))?;
     write_report(&out.join("results.json"), &out.join("report.html"), opts.baseline.as_deref())?;
     if opts.out.is_none() {
         point_latest(&opts.reports_dir, &id)?;
@@ -220,7 +239,13 @@ pub fn merge(files: &[PathBuf]) -> anyhow::Result<Results<ScenarioResult>> {
     for f in files {
         for r in crate::gate_cmd::load_results(f)? {
             if let Some((prev, from)) = seen.get(&r.id) {
-                anyhow::ensure!(*prev == r, "scenario {} is in both {} and {} with different results", r.id, from.display(), f.display());
+                anyhow::ensure!(
+                    *prev == r,
+                    "scenario {} is in both {} and {} with different results",
+                    r.id,
+                    from.display(),
+                    f.display()
+                );
                 continue;
             }
             seen.insert(r.id.clone(), (r, f));

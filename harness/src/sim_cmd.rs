@@ -19,7 +19,15 @@ use crate::wav;
 /// heard: downlink), `degraded-uplink.wav` (what the agent heard), and `capture.pcap` (media
 /// path) or `full-stack.json` (the webrtc-rs stack's own statistics; its packets are
 /// encrypted, so there is no capture). `clip` is the call as played (see `Clip::as_call`).
-pub fn sim(profile: &Profile, preset: &Preset, clip: &Clip, seed: u64, mode: Mode, out: &Path, command_line: &[String]) -> anyhow::Result<ScenarioResult> {
+pub fn sim(
+    profile: &Profile,
+    preset: &Preset,
+    clip: &Clip,
+    seed: u64,
+    mode: Mode,
+    out: &Path,
+    command_line: &[String],
+) -> anyhow::Result<ScenarioResult> {
     let started = SystemTime::now();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let scenario = Scenario { profile, preset, clip, seed };

@@ -25,7 +25,9 @@ pub enum WavError {
     },
     #[error("{file}: no audio samples")]
     Empty { file: PathBuf },
-    #[error("{file}: unsupported sample format ({bits}-bit {format:?}); expected 8/16/24/32-bit integer or 32-bit float PCM")]
+    #[error(
+        "{file}: unsupported sample format ({bits}-bit {format:?}); expected 8/16/24/32-bit integer or 32-bit float PCM"
+    )]
     Format { file: PathBuf, bits: u16, format: hound::SampleFormat },
 }
 
@@ -49,11 +51,7 @@ fn read_from<R: std::io::Read>(reader: hound::WavReader<R>, path: &Path) -> Resu
         (hound::SampleFormat::Float, 32) => reader.into_samples::<f32>().collect::<Result<_, _>>().map_err(err)?,
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .map_err(err)?
+            reader.into_samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>().map_err(err)?
         }
         (format, bits) => return Err(WavError::Format { file: path.into(), bits, format }),
     };
@@ -67,7 +65,8 @@ fn read_from<R: std::io::Read>(reader: hound::WavReader<R>, path: &Path) -> Resu
 
 /// Writes 16-bit mono PCM.
 pub fn write_i16(path: &Path, samples: &[i16], sample_rate: u32) -> Result<(), WavError> {
-    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let err = |source| WavError::Write { file: path.into(), source };
     let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
     for &s in samples {

@@ -39,7 +39,15 @@ fn sample_json_has_configured_and_measured() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
     for side in ["configured", "measured"] {
-        for key in ["loss_rate", "mean_burst", "delay_ms_p50", "delay_ms_p95", "delay_ms_p99", "reorder_rate", "duplicate_rate"] {
+        for key in [
+            "loss_rate",
+            "mean_burst",
+            "delay_ms_p50",
+            "delay_ms_p95",
+            "delay_ms_p99",
+            "reorder_rate",
+            "duplicate_rate",
+        ] {
             assert!(v[side].get(key).is_some(), "{side}.{key} missing in {v}");
         }
     }
@@ -54,7 +62,8 @@ fn sample_json_has_configured_and_measured() {
 fn sample_accepts_a_path_and_the_downlink() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mine.toml");
-    std::fs::write(&file, "description = \"d\"\nsource = \"s\"\n[downlink.loss]\nmodel = \"random\"\npercent = 50\n").unwrap();
+    std::fs::write(&file, "description = \"d\"\nsource = \"s\"\n[downlink.loss]\nmodel = \"random\"\npercent = 50\n")
+        .unwrap();
     let o = jitterbug(&["profiles", "sample", file.to_str().unwrap(), "--direction", "downlink", "--packets", "10000"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("mine (downlink)"), "{}", stdout(&o));
@@ -64,11 +73,15 @@ fn sample_accepts_a_path_and_the_downlink() {
 fn malformed_profile_is_named_with_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.toml");
-    std::fs::write(&file, "description = \"d\"\nsource = \"s\"\n\n[uplink.loss]\nmodel = \"random\"\npercent = 140\n").unwrap();
+    std::fs::write(&file, "description = \"d\"\nsource = \"s\"\n\n[uplink.loss]\nmodel = \"random\"\npercent = 140\n")
+        .unwrap();
     let o = jitterbug(&["profiles", "sample", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("broken.toml") && err.contains("line 6") && err.contains("percent") && err.contains("140"), "{err}");
+    assert!(
+        err.contains("broken.toml") && err.contains("line 6") && err.contains("percent") && err.contains("140"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -83,7 +96,11 @@ fn unknown_profile_lists_the_known_ones() {
 fn check_reports_every_invalid_profile() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("good.toml"), "description = \"d\"\nsource = \"s\"\n").unwrap();
-    std::fs::write(dir.path().join("bad.toml"), "description = \"d\"\nsource = \"s\"\n[both.loss]\nmodel = \"random\"\np13 = 3\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "description = \"d\"\nsource = \"s\"\n[both.loss]\nmodel = \"random\"\np13 = 3\n",
+    )
+    .unwrap();
     let o = jitterbug(&["--profiles-dir", dir.path().to_str().unwrap(), "profiles", "check"]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
@@ -105,7 +122,14 @@ fn read(path: &Path) -> Vec<u8> {
 }
 
 const SMALL_MATRIX: [&str; 8] = [
-    "--profiles", "clean,loss-random-10", "--presets", "balanced-fec,pcmu", "--clips", "arctic-a0009-slt", "--call-seconds", "4",
+    "--profiles",
+    "clean,loss-random-10",
+    "--presets",
+    "balanced-fec,pcmu",
+    "--clips",
+    "arctic-a0009-slt",
+    "--call-seconds",
+    "4",
 ];
 
 #[test]
@@ -139,7 +163,10 @@ fn run_writes_results_and_replays_byte_identically() {
     let run: serde_json::Value = serde_json::from_slice(&read(&a.join("run.json"))).unwrap();
     assert!(run["command_line"].as_array().unwrap().iter().any(|a| a == "--seeds"));
     let html = String::from_utf8(read(&a.join("report.html"))).unwrap();
-    assert!(html.contains("<svg") && html.contains("clean") && !html.contains("https://"), "run writes a self-contained report");
+    assert!(
+        html.contains("<svg") && html.contains("clean") && !html.contains("https://"),
+        "run writes a self-contained report"
+    );
     // `jitterbug report` renders the same file on demand.
     let again = dir.path().join("again.html");
     let o = jitterbug(&["report", a.join("results.json").to_str().unwrap(), "-o", again.to_str().unwrap()]);
@@ -172,8 +199,19 @@ fn verify_samples_every_profile() {
 
 fn sim(out: &Path, seed: &str) -> Output {
     jitterbug(&[
-        "sim", "--profile", "loss-random-10", "--preset", "balanced-fec", "--clip", "arctic-a0009-slt", "--seed", seed,
-        "--call-seconds", "6", "--out", out.to_str().unwrap(),
+        "sim",
+        "--profile",
+        "loss-random-10",
+        "--preset",
+        "balanced-fec",
+        "--clip",
+        "arctic-a0009-slt",
+        "--seed",
+        seed,
+        "--call-seconds",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
     ])
 }
 
@@ -210,7 +248,9 @@ fn sim_writes_everything_and_replays_byte_identically() {
         assert_eq!(p.data[28] >> 6, 2, "RTP version 2 after IP and UDP headers");
         packets += 1;
     }
-    let delivered = |d: &str| r[d]["network"]["packets_delivered"].as_u64().unwrap() + r[d]["network"]["duplicates"].as_u64().unwrap();
+    let delivered = |d: &str| {
+        r[d]["network"]["packets_delivered"].as_u64().unwrap() + r[d]["network"]["duplicates"].as_u64().unwrap()
+    };
     assert_eq!(packets, delivered("uplink") + delivered("downlink"));
 }
 
@@ -221,7 +261,14 @@ fn score_aligns_and_reports_json() {
     assert!(o.status.success(), "{}", stderr(&o));
     // The reference is the clip itself; the degraded file is the first seconds of the call.
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/speech/arctic-a0009-slt.wav");
-    let o = jitterbug(&["score", "--reference", reference.to_str().unwrap(), "--degraded", dir.path().join("s/degraded.wav").to_str().unwrap(), "--json"]);
+    let o = jitterbug(&[
+        "score",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--degraded",
+        dir.path().join("s/degraded.wav").to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for key in ["stoi", "estoi", "delay_samples", "delay_ms", "sample_rate"] {
@@ -279,7 +326,9 @@ fn shards_merge_into_the_full_run() {
     };
     let full = run("full", None);
     let (a, b) = (run("a", Some("1/2")), run("b", Some("2/2")));
-    let count = |p: &Path| serde_json::from_slice::<serde_json::Value>(&read(p)).unwrap()["scenarios"].as_array().unwrap().len();
+    let count = |p: &Path| {
+        serde_json::from_slice::<serde_json::Value>(&read(p)).unwrap()["scenarios"].as_array().unwrap().len()
+    };
     assert_eq!(count(&a) + count(&b), 4, "every scenario in exactly one shard");
     let merged = dir.path().join("merged.json");
     let o = jitterbug(&["merge", a.to_str().unwrap(), b.to_str().unwrap(), "-o", merged.to_str().unwrap()]);
@@ -299,14 +348,28 @@ fn sim_full_stack_writes_stack_stats_and_replays() {
     let run = |name: &str| {
         let out = dir.path().join(name);
         let o = jitterbug(&[
-            "sim", "--full-stack", "--profile", "loss-random-5", "--preset", "balanced-fec", "--clip", "arctic-a0009-slt",
-            "--call-seconds", "6", "--out", out.to_str().unwrap(),
+            "sim",
+            "--full-stack",
+            "--profile",
+            "loss-random-5",
+            "--preset",
+            "balanced-fec",
+            "--clip",
+            "arctic-a0009-slt",
+            "--call-seconds",
+            "6",
+            "--out",
+            out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         out
     };
     let (a, b) = (run("a"), run("b"));
-    assert_eq!(read(&a.join("result.json")), read(&b.join("result.json")), "DTLS keys differ per run; results must not");
+    assert_eq!(
+        read(&a.join("result.json")),
+        read(&b.join("result.json")),
+        "DTLS keys differ per run; results must not"
+    );
     assert_eq!(read(&a.join("full-stack.json")), read(&b.join("full-stack.json")));
     let r: serde_json::Value = serde_json::from_slice(&read(&a.join("result.json"))).unwrap();
     assert_eq!(r["id"], "loss-random-5/balanced-fec/arctic-a0009-slt/native/sim-full-stack/1");

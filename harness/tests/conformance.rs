@@ -10,13 +10,23 @@ use std::sync::OnceLock;
 
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::run_cmd::matrix;
+use jitterbug::run_cmd::{Sweep, matrix};
 use jitterbug_core::baseline::{Baseline, Tolerances};
 use jitterbug_core::results::{ScenarioResult, Status};
 
 const PROFILES: [&str; 12] = [
-    "clean", "loss-random-5", "loss-random-10", "loss-burst-ge", "jitter-high", "blackout-3s",
-    "handover-spikes", "wifi", "3g", "bufferbloat", "reorder", "duplicate-corrupt",
+    "clean",
+    "loss-random-5",
+    "loss-random-10",
+    "loss-burst-ge",
+    "jitter-high",
+    "blackout-3s",
+    "handover-spikes",
+    "wifi",
+    "3g",
+    "bufferbloat",
+    "reorder",
+    "duplicate-corrupt",
 ];
 const PRESETS: [&str; 5] = ["balanced-fec", "balanced-nofec", "low-latency", "robust", "pcmu"];
 const CLIPS: [&str; 2] = ["arctic-a0009-slt", "festival-slt-agent"];
@@ -34,12 +44,15 @@ fn results() -> &'static [ScenarioResult] {
         let profiles: Vec<_> = PROFILES.iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
         let presets: Vec<_> = PRESETS.iter().map(|n| Presets::embedded().get(n).unwrap()).collect();
         let clips: Vec<_> = CLIPS.iter().map(|n| clips::load(n).unwrap()).collect();
-        matrix(&profiles, &presets, &clips, &[1], CALL_SECONDS, None, Default::default(), false)
+        matrix(&profiles, &presets, &clips, &Sweep::new(&[1], CALL_SECONDS), false)
     })
 }
 
 fn tolerances() -> Tolerances {
-    jitterbug::gate_cmd::load_tolerances(&golden()).expect("golden/tolerances.toml parses").remove("sim").expect("a [sim] section")
+    jitterbug::gate_cmd::load_tolerances(&golden())
+        .expect("golden/tolerances.toml parses")
+        .remove("sim")
+        .expect("a [sim] section")
 }
 
 #[test]
@@ -57,13 +70,18 @@ fn matrix_matches_the_golden_baseline() {
         .unwrap_or_else(|e| panic!("{}: {e} (bless with JITTERBUG_BLESS=1)", path.display()));
     let baseline: Baseline = serde_json::from_str(&text).expect("baseline parses");
     let cmp = baseline.compare(results, &tolerances());
-    let bad: Vec<String> = cmp.regressions().chain(cmp.missing()).map(|r| format!("{} {} {:?}", r.scenario, r.metric, r.verdict)).collect();
+    let bad: Vec<String> = cmp
+        .regressions()
+        .chain(cmp.missing())
+        .map(|r| format!("{} {} {:?}", r.scenario, r.metric, r.verdict))
+        .collect();
     assert!(bad.is_empty(), "{} differences from the golden baseline:\n{}", bad.len(), bad.join("\n"));
 }
 
 #[test]
 fn rounded_matrix_snapshot() {
-    let mut table = String::from("scenario | up STOI | down STOI | up m2e ms | down m2e ms | up conceal % | up late | up FEC\n");
+    let mut table =
+        String::from("scenario | up STOI | down STOI | up m2e ms | down m2e ms | up conceal % | up late | up FEC\n");
     for r in results() {
         let (Some(u), Some(d)) = (&r.uplink, &r.downlink) else {
             table.push_str(&format!("{} | {:?}\n", r.id, r.status));
@@ -104,7 +122,13 @@ fn clean_link_is_intelligible() {
 fn delay_never_below_the_floor() {
     for r in results() {
         for d in [&r.uplink, &r.downlink].into_iter().flatten() {
-            assert!(d.mouth_to_ear_ms >= d.delay_floor_ms, "{}: mouth-to-ear {} ms below floor {} ms", r.id, d.mouth_to_ear_ms, d.delay_floor_ms);
+            assert!(
+                d.mouth_to_ear_ms >= d.delay_floor_ms,
+                "{}: mouth-to-ear {} ms below floor {} ms",
+                r.id,
+                d.mouth_to_ear_ms,
+                d.delay_floor_ms
+            );
         }
     }
 }

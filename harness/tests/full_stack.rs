@@ -95,7 +95,12 @@ fn random_loss_agrees_with_the_media_path() {
     for (k, m) in [media.uplink.as_ref().unwrap(), media.downlink.as_ref().unwrap()].into_iter().enumerate() {
         let f = full_dirs[k];
         assert!(f.network.lost_loss_model > 0, "no loss in full-stack direction {k}");
-        assert!((m.stoi - f.stoi).abs() <= 0.05, "direction {k}: media path STOI {:.4}, full stack {:.4}", m.stoi, f.stoi);
+        assert!(
+            (m.stoi - f.stoi).abs() <= 0.05,
+            "direction {k}: media path STOI {:.4}, full stack {:.4}",
+            m.stoi,
+            f.stoi
+        );
     }
 }
 
@@ -113,7 +118,9 @@ fn rtc_defers_the_dtls_client_hello_to_the_next_timer() {
     let scenario = Scenario { profile: &p, preset: &s, clip: &c, seed: 1 };
     let eager = FullStackConfig::default();
     let strict = FullStackConfig { eager_timeouts: false, ..FullStackConfig::default() };
-    let setup = |cfg: &FullStackConfig| run_full_stack_with(&scenario, &mut EncodeCache::default(), cfg).full_stack.setup_ms.unwrap();
+    let setup = |cfg: &FullStackConfig| {
+        run_full_stack_with(&scenario, &mut EncodeCache::default(), cfg).full_stack.setup_ms.unwrap()
+    };
     let (fast, slow) = (setup(&eager), setup(&strict));
     let tick = eager.ice_check_interval.as_secs_f64() * 1e3;
     assert!(slow >= fast + tick - 1.0, "strict loop {slow} ms, eager loop {fast} ms, ICE tick {tick} ms");

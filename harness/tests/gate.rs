@@ -17,8 +17,17 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = jitterbug(&[
-        "run", "--out", out.to_str().unwrap(), "--profiles", "clean,loss-random-5", "--presets", "balanced-fec,pcmu",
-        "--clips", "arctic-a0009-slt", "--call-seconds", "4",
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--profiles",
+        "clean,loss-random-5",
+        "--presets",
+        "balanced-fec,pcmu",
+        "--clips",
+        "arctic-a0009-slt",
+        "--call-seconds",
+        "4",
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let golden = dir.path().join("golden");
@@ -65,7 +74,12 @@ fn unchanged_results_pass() {
     assert!(cases > 4 * 20, "one case per scenario × metric, got {cases}");
     assert_eq!(suite.attribute("tests").and_then(|t| t.parse::<usize>().ok()), Some(cases));
     assert_eq!(suite.attribute("failures"), Some("0"));
-    assert!(suite.children().filter(|n| n.has_tag_name("testcase")).all(|c| c.attribute("classname").is_some_and(|s| s.contains("/sim/1"))));
+    assert!(
+        suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .all(|c| c.attribute("classname").is_some_and(|s| s.contains("/sim/1")))
+    );
 }
 
 #[test]
@@ -136,6 +150,10 @@ fn blessing_accepts_a_change_and_says_so() {
     assert_eq!(gate(&golden, &better, None).status.code(), Some(1));
     let o = jitterbug(&["bless", "--baseline", golden.to_str().unwrap(), "--results", better.to_str().unwrap()]);
     assert!(o.status.success());
-    assert!(text(&o.stdout).contains("uplink.stoi") && text(&o.stdout).contains("1 metrics/statuses changed"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("uplink.stoi") && text(&o.stdout).contains("1 metrics/statuses changed"),
+        "{}",
+        text(&o.stdout)
+    );
     assert_eq!(gate(&golden, &better, None).status.code(), Some(0));
 }

@@ -20,7 +20,8 @@ fn small_run() -> &'static [ScenarioResult] {
         let profiles: Vec<_> = PROFILES.iter().map(|p| Profiles::embedded().get(p).unwrap()).collect();
         let presets: Vec<_> = PRESETS.iter().map(|p| Presets::embedded().get(p).unwrap()).collect();
         let clips = [jitterbug::clips::load("arctic-a0009-slt").unwrap()];
-        let r = jitterbug::run_cmd::matrix(&profiles, &presets, &clips, &[1], 4.0, None, Default::default(), false);
+        let r =
+            jitterbug::run_cmd::matrix(&profiles, &presets, &clips, &jitterbug::run_cmd::Sweep::new(&[1], 4.0), false);
         assert_eq!(r.len(), 4);
         assert!(r.iter().all(|s| s.status == Status::Ok), "{r:?}");
         r

@@ -55,11 +55,18 @@ impl Tolerances {
 pub enum Verdict {
     Pass,
     /// Outside tolerance.
-    Regressed { expected: f64, actual: f64, tolerance: f64 },
+    Regressed {
+        expected: f64,
+        actual: f64,
+        tolerance: f64,
+    },
     /// In the baseline, absent from the results (fail closed).
     Missing,
     /// The status differs from the blessed one (a new `unsupported` or `error`).
-    StatusChanged { expected: String, actual: String },
+    StatusChanged {
+        expected: String,
+        actual: String,
+    },
     /// In the results, not in the baseline: reported, not failed.
     New,
 }

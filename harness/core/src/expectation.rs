@@ -229,9 +229,7 @@ pub fn expect(spec: &DirectionSpec, train: Train) -> PathStats {
     let delay_of = |s: Source| -> Delay {
         if s == 0 { spec.base.delay } else { spec.schedule[s - 1].delay.unwrap_or(spec.base.delay) }
     };
-    let rate_of = |s: Source| -> Option<Rate> {
-        if s == 0 { spec.base.rate } else { spec.schedule[s - 1].rate }
-    };
+    let rate_of = |s: Source| -> Option<Rate> { if s == 0 { spec.base.rate } else { spec.schedule[s - 1].rate } };
 
     // Pass 1: model loss per packet, and which delay/rate class each packet belongs to.
     let mut model_loss = Vec::with_capacity(n);
@@ -321,7 +319,8 @@ pub fn expect(spec: &DirectionSpec, train: Train) -> PathStats {
         None => 0.0,
         Some(r) => {
             let loss = lost / n.max(1) as f64;
-            laws.iter().map(|(c, l)| weights[c] * reorder_probability(l, r, loss, train.spacing)).sum::<f64>() / delivered
+            laws.iter().map(|(c, l)| weights[c] * reorder_probability(l, r, loss, train.spacing)).sum::<f64>()
+                / delivered
         }
     };
 

@@ -165,10 +165,11 @@ impl Impairment {
             _ => self.base.loss.as_mut(),
         };
         if let Some(l) = loss
-            && l.lose(&mut self.loss_rng) {
-                let cause = if matches!(l, LossProcess::Blackout) { DropCause::Blackout } else { DropCause::Loss };
-                return Outcome::Dropped(cause);
-            }
+            && l.lose(&mut self.loss_rng)
+        {
+            let cause = if matches!(l, LossProcess::Blackout) { DropCause::Blackout } else { DropCause::Loss };
+            return Outcome::Dropped(cause);
+        }
 
         // Rate limit: the innermost configured rate (segment, then base) applies.
         let rate = seg.and_then(|i| self.segments[i].rate).or(self.base.rate);
@@ -200,10 +201,8 @@ impl Impairment {
         self.last_delivery = self.last_delivery.max(at);
 
         let first = Delivery { at, corruption: self.corruption(meta) };
-        let duplicate = self
-            .duplicate_rng
-            .chance(self.duplicate)
-            .then(|| Delivery { at, corruption: self.corruption(meta) });
+        let duplicate =
+            self.duplicate_rng.chance(self.duplicate).then(|| Delivery { at, corruption: self.corruption(meta) });
         Outcome::Delivered { first, duplicate }
     }
 

@@ -10,13 +10,33 @@ use crate::rng::Stream;
 pub enum LossProcess {
     /// Bernoulli(p); with correlation ρ the previous decision is repeated with probability ρ,
     /// a Markov chain whose stationary loss rate stays p.
-    Random { p: f64, rho: f64, last: Option<bool> },
+    Random {
+        p: f64,
+        rho: f64,
+        last: Option<bool>,
+    },
     /// netem `gemodel`: the loss decision uses the current state, then the chain moves.
-    Gilbert { p: f64, r: f64, loss_in_bad: f64, loss_in_good: f64, bad: bool },
+    Gilbert {
+        p: f64,
+        r: f64,
+        loss_in_bad: f64,
+        loss_in_good: f64,
+        bad: bool,
+    },
     /// netem `loss state`: the chain moves first; states 3 and 4 are lost.
-    FourState { p13: f64, p31: f64, p32: f64, p23: f64, p14: f64, state: FourStates },
+    FourState {
+        p13: f64,
+        p31: f64,
+        p32: f64,
+        p23: f64,
+        p14: f64,
+        state: FourStates,
+    },
     /// A recorded pattern replayed cyclically.
-    Trace { drops: Arc<[bool]>, pos: usize },
+    Trace {
+        drops: Arc<[bool]>,
+        pos: usize,
+    },
     Blackout,
 }
 
@@ -56,11 +76,9 @@ pub fn four_state_params(loss: &Loss) -> Option<[f64; 5]> {
 impl LossProcess {
     pub fn new(loss: &Loss) -> LossProcess {
         match loss {
-            Loss::Random { percent, correlation_percent } => LossProcess::Random {
-                p: percent.fraction(),
-                rho: correlation_percent.fraction(),
-                last: None,
-            },
+            Loss::Random { percent, correlation_percent } => {
+                LossProcess::Random { p: percent.fraction(), rho: correlation_percent.fraction(), last: None }
+            }
             Loss::Gemodel { .. } => {
                 let (p, r, h1, k1) = gilbert_params(loss).unwrap_or_default();
                 LossProcess::Gilbert { p, r, loss_in_bad: h1, loss_in_good: k1, bad: false }

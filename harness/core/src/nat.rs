@@ -46,13 +46,8 @@ pub enum Filtering {
 }
 
 impl NatType {
-    pub const ALL: [NatType; 5] = [
-        NatType::None,
-        NatType::FullCone,
-        NatType::AddressRestricted,
-        NatType::PortRestricted,
-        NatType::Symmetric,
-    ];
+    pub const ALL: [NatType; 5] =
+        [NatType::None, NatType::FullCone, NatType::AddressRestricted, NatType::PortRestricted, NatType::Symmetric];
 
     /// Mapping and filtering of this NAT type; `None` for no NAT.
     pub fn behaviour(self) -> Option<(Mapping, Filtering)> {
@@ -308,9 +303,7 @@ impl Nat {
                 return Some(random_port(offset));
             }
         }
-        (1..RANDOM_PORTS)
-            .map(|i| random_port((offset + i) % RANDOM_PORTS))
-            .find(|&port| self.claim(now, port))
+        (1..RANDOM_PORTS).map(|i| random_port((offset + i) % RANDOM_PORTS)).find(|&port| self.claim(now, port))
     }
 
     /// Whether `port` is free, evicting the dead binding that may still hold it.

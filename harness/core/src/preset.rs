@@ -48,8 +48,8 @@ pub enum PresetError {
 
 impl Preset {
     pub fn load(path: &Path) -> Result<Preset, PresetError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PresetError::Io { file: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| PresetError::Io { file: path.to_path_buf(), source })?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("preset");
         Preset::parse(name, &text, path)
     }
@@ -74,7 +74,10 @@ impl Preset {
             _ => {}
         }
         if raw.description.trim().is_empty() {
-            return Err(PresetError::Syntax { file: file.to_path_buf(), message: "description must say what the preset is for".into() });
+            return Err(PresetError::Syntax {
+                file: file.to_path_buf(),
+                message: "description must say what the preset is for".into(),
+            });
         }
         Ok(Preset {
             name: name.to_string(),

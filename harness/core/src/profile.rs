@@ -438,20 +438,15 @@ pub enum ProfileError {
 impl Profile {
     /// Loads a profile from a file; its name is the file stem.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ProfileError::Io { file: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ProfileError::Io { file: path.to_path_buf(), source })?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("profile").to_string();
         Profile::parse(&name, &text, path, path.parent())
     }
 
     /// Parses profile text. `file` is used in error messages; `base_dir` resolves trace files
     /// (None for embedded profiles, which must inline their traces).
-    pub fn parse(
-        name: &str,
-        text: &str,
-        file: &Path,
-        base_dir: Option<&Path>,
-    ) -> Result<Profile, ProfileError> {
+    pub fn parse(name: &str, text: &str, file: &Path, base_dir: Option<&Path>) -> Result<Profile, ProfileError> {
         let raw: ProfileFile = toml::from_str(text).map_err(|e| ProfileError::Syntax {
             file: file.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -472,11 +467,7 @@ impl Profile {
                 (d.clone(), d)
             }
             (Some(b), _, _) => {
-                return Err(v.invalid(
-                    b.span().start,
-                    "both",
-                    "use either [both] or [uplink]/[downlink], not both",
-                ));
+                return Err(v.invalid(b.span().start, "both", "use either [both] or [uplink]/[downlink], not both"));
             }
             (None, up, down) => (
                 up.map(|u| v.direction("uplink", u)).transpose()?.unwrap_or_default(),
@@ -514,11 +505,7 @@ impl Validator<'_> {
         }
     }
 
-    fn direction(
-        &self,
-        table: &str,
-        spanned: toml::Spanned<RawDirection>,
-    ) -> Result<DirectionSpec, ProfileError> {
+    fn direction(&self, table: &str, spanned: toml::Spanned<RawDirection>) -> Result<DirectionSpec, ProfileError> {
         let raw = spanned.into_inner();
         let base = Conditions {
             delay: raw.delay,
@@ -533,7 +520,11 @@ impl Validator<'_> {
         };
         let period = match raw.schedule_period_s {
             Some(p) if !(p.get_ref().is_finite() && *p.get_ref() > 0.0) => {
-                return Err(self.invalid(p.span().start, &format!("{table}.schedule_period_s"), "expected a positive number of seconds"));
+                return Err(self.invalid(
+                    p.span().start,
+                    &format!("{table}.schedule_period_s"),
+                    "expected a positive number of seconds",
+                ));
             }
             p => p.map(toml::Spanned::into_inner),
         };
@@ -565,7 +556,11 @@ impl Validator<'_> {
                 return Err(self.invalid(seg_at, &f, "a segment must change something: blackout, delay, loss or rate"));
             }
             if seg.delay.is_some_and(|d| d.ms.ms() == 0.0) && base.reorder.is_some() {
-                return Err(self.invalid(seg_at, &format!("{f}.delay.ms"), "reorder needs a non-zero delay in every segment"));
+                return Err(self.invalid(
+                    seg_at,
+                    &format!("{f}.delay.ms"),
+                    "reorder needs a non-zero delay in every segment",
+                ));
             }
             schedule.push(Segment { from_s: seg.from_s, until_s: seg.until_s, delay: seg.delay, loss, rate });
         }
@@ -576,7 +571,11 @@ impl Validator<'_> {
         let at = r.span().start;
         let r = r.into_inner();
         if r.percent.value() > 0.0 && delay.ms.ms() == 0.0 {
-            return Err(self.invalid(at, field, "reordering needs a delay (netem: \"reordering not possible without specifying some delay\")"));
+            return Err(self.invalid(
+                at,
+                field,
+                "reordering needs a delay (netem: \"reordering not possible without specifying some delay\")",
+            ));
         }
         if r.gap == 0 {
             return Err(self.invalid(at, &format!("{field}.gap"), "expected a gap of at least 1"));
@@ -594,7 +593,11 @@ impl Validator<'_> {
             return Err(self.invalid(at, &format!("{field}.queue_bytes"), "expected a queue of at least one packet"));
         }
         if !(r.cross_traffic_kbit.is_finite() && r.cross_traffic_kbit >= 0.0 && r.cross_traffic_kbit < r.kbit) {
-            return Err(self.invalid(at, &format!("{field}.cross_traffic_kbit"), "expected 0 <= cross_traffic_kbit < kbit (a greedier load would starve the call)"));
+            return Err(self.invalid(
+                at,
+                &format!("{field}.cross_traffic_kbit"),
+                "expected 0 <= cross_traffic_kbit < kbit (a greedier load would starve the call)",
+            ));
         }
         Ok(r)
     }
@@ -604,16 +607,26 @@ impl Validator<'_> {
         let raw = spanned.into_inner();
         let (name, allowed, required): (&str, &[&str], &str) = match raw.model {
             LossModel::Random => ("random", &["percent", "correlation_percent"], "percent"),
-            LossModel::Gemodel => ("gemodel", &["p_percent", "r_percent", "one_minus_h_percent", "one_minus_k_percent"], "p_percent"),
+            LossModel::Gemodel => {
+                ("gemodel", &["p_percent", "r_percent", "one_minus_h_percent", "one_minus_k_percent"], "p_percent")
+            }
             LossModel::State => ("state", &["p13", "p31", "p32", "p23", "p14"], "p13"),
             LossModel::Trace => ("trace", &["pattern", "file"], ""),
         };
         let present = raw.present();
         if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
-            return Err(self.invalid(at, &format!("{field}.{extra}"), &format!("not a field of loss model `{name}` (its fields: {})", allowed.join(", "))));
+            return Err(self.invalid(
+                at,
+                &format!("{field}.{extra}"),
+                &format!("not a field of loss model `{name}` (its fields: {})", allowed.join(", ")),
+            ));
         }
         if !required.is_empty() && !present.contains(&required) {
-            return Err(self.invalid(at, &format!("{field}.{required}"), &format!("loss model `{name}` needs `{required}`")));
+            return Err(self.invalid(
+                at,
+                &format!("{field}.{required}"),
+                &format!("loss model `{name}` needs `{required}`"),
+            ));
         }
         let z = Percent::ZERO;
         let loss = match raw.model {
@@ -624,7 +637,11 @@ impl Validator<'_> {
             LossModel::Gemodel => {
                 let p = raw.p_percent.unwrap_or(z);
                 if p.value() > 0.0 && raw.r_percent.is_some_and(|r| r.value() == 0.0) {
-                    return Err(self.invalid(at, &format!("{field}.r_percent"), "r = 0 never leaves the bad state; use a blackout segment instead"));
+                    return Err(self.invalid(
+                        at,
+                        &format!("{field}.r_percent"),
+                        "r = 0 never leaves the bad state; use a blackout segment instead",
+                    ));
                 }
                 Loss::Gemodel {
                     p_percent: p,
@@ -651,7 +668,11 @@ impl Validator<'_> {
                     (Some(p), None) => p.to_string(),
                     (None, Some(f)) => {
                         let Some(dir) = self.base_dir else {
-                            return Err(self.invalid(at, &format!("{field}.file"), "trace files need a profile loaded from disk; inline the trace as `pattern`"));
+                            return Err(self.invalid(
+                                at,
+                                &format!("{field}.file"),
+                                "trace files need a profile loaded from disk; inline the trace as `pattern`",
+                            ));
                         };
                         let path = dir.join(f);
                         std::fs::read_to_string(&path).map_err(|e| {

@@ -16,7 +16,13 @@ pub struct ReorderGate {
 
 impl ReorderGate {
     pub fn new(r: &Reorder) -> Self {
-        ReorderGate { p: r.percent.fraction(), rho: r.correlation_percent.fraction(), gap: r.gap.max(1), counter: 0, last: None }
+        ReorderGate {
+            p: r.percent.fraction(),
+            rho: r.correlation_percent.fraction(),
+            gap: r.gap.max(1),
+            counter: 0,
+            last: None,
+        }
     }
 
     /// True when this packet is sent at once instead of delayed.

@@ -225,9 +225,13 @@ impl Comparison {
         rate("reorder_rate", c.reorder_rate, m.reorder_rate);
         rate("duplicate_rate", c.duplicate_rate, m.duplicate_rate);
         if let (Some(want), Some(got)) = (c.mean_burst, m.mean_burst)
-            && (want - got).abs() > bounds.burst_rel * want {
-                out.push(format!("mean_burst: configured {want:.4}, measured {got:.4} (bound ±{} %)", bounds.burst_rel * 100.0));
-            }
+            && (want - got).abs() > bounds.burst_rel * want
+        {
+            out.push(format!(
+                "mean_burst: configured {want:.4}, measured {got:.4} (bound ±{} %)",
+                bounds.burst_rel * 100.0
+            ));
+        }
         let delays = [
             ("delay_ms_p50", c.delay_ms_p50, m.delay_ms_p50),
             ("delay_ms_p95", c.delay_ms_p95, m.delay_ms_p95),

@@ -14,10 +14,7 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(spec: &DirectionSpec) -> Self {
-        Schedule {
-            windows: spec.schedule.iter().map(|s| (s.from(), s.until())).collect(),
-            period: spec.period(),
-        }
+        Schedule { windows: spec.schedule.iter().map(|s| (s.from(), s.until())).collect(), period: spec.period() }
     }
 
     /// Index of the segment active at `now`, or `None` for the base conditions.

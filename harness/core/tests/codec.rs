@@ -30,8 +30,7 @@ fn speech_like(secs: f64, peak: f64) -> Vec<i16> {
             let t = i as f64 / FS;
             let f0 = 150.0 + 20.0 * (2.0 * PI * 0.7 * t).sin() + 8.0 * (2.0 * PI * 5.0 * t).sin();
             phase += 2.0 * PI * f0 / FS;
-            let voiced: f64 =
-                (1..=16).map(|k| (k as f64 * phase + 0.3 * k as f64).sin() / k as f64).sum();
+            let voiced: f64 = (1..=16).map(|k| (k as f64 * phase + 0.3 * k as f64).sin() / k as f64).sum();
             let env = 0.1 + 0.9 * (PI * 4.0 * t).sin().powi(2);
             (peak * env * voiced / norm).round() as i16
         })
@@ -71,12 +70,7 @@ fn correlation(x: &[i16], y: &[i16], lag: usize, range: std::ops::Range<usize>) 
 }
 
 /// The lag in `lags` with the highest correlation, and that correlation.
-fn best_lag(
-    x: &[i16],
-    y: &[i16],
-    lags: std::ops::Range<usize>,
-    range: std::ops::Range<usize>,
-) -> (usize, f64) {
+fn best_lag(x: &[i16], y: &[i16], lags: std::ops::Range<usize>, range: std::ops::Range<usize>) -> (usize, f64) {
     lags.map(|lag| (lag, correlation(x, y, lag, range.clone())))
         .fold((0, f64::NEG_INFINITY), |best, c| if c.1 > best.1 { c } else { best })
 }
@@ -111,8 +105,7 @@ fn settings(codec: Codec, frame_ms: FrameMs) -> CodecSettings {
 /// about 38 dB on these levels).
 #[test]
 fn g711_round_trip_snr() {
-    let signals =
-        [("440 Hz tone", tone(440.0, 1.0, 12_000.0)), ("speech-like", speech_like(1.0, 16_000.0))];
+    let signals = [("440 Hz tone", tone(440.0, 1.0, 12_000.0)), ("speech-like", speech_like(1.0, 16_000.0))];
     for codec in [Codec::Pcmu, Codec::Pcma] {
         let s = settings(codec, FrameMs::Ms20);
         let delay = Decoder::new(&s).unwrap().algorithmic_delay_samples();
@@ -123,9 +116,7 @@ fn g711_round_trip_snr() {
             let range = 4_800..x.len() - 4_800;
             let (lag, corr) = best_lag(x, &y, delay - 30..delay + 30, range.clone());
             let snr = snr_db(x, &y, delay, range.clone());
-            eprintln!(
-                "{codec} {name}: best lag {lag} (reported {delay}), corr {corr:.5}, SNR {snr:.1} dB"
-            );
+            eprintln!("{codec} {name}: best lag {lag} (reported {delay}), corr {corr:.5}, SNR {snr:.1} dB");
             assert_eq!(lag, delay, "{codec} {name}: the reported delay is the real one");
             assert!(snr >= 30.0, "{codec} {name}: SNR {snr:.1} dB < 30 dB");
         }
@@ -161,10 +152,9 @@ fn opus_round_trip_correlation() {
     let delay = Decoder::new(&s).unwrap().algorithmic_delay_samples();
     eprintln!("{}; lookahead {delay} samples", codec::libopus_version());
     assert_eq!(delay, 312, "OPUS_GET_LOOKAHEAD for VoIP at 48 kHz");
-    for (name, x, floor) in [
-        ("440 Hz tone", tone(440.0, 1.0, 12_000.0), 0.9),
-        ("speech-like", speech_like(1.0, 16_000.0), 0.8),
-    ] {
+    for (name, x, floor) in
+        [("440 Hz tone", tone(440.0, 1.0, 12_000.0), 0.9), ("speech-like", speech_like(1.0, 16_000.0), 0.8)]
+    {
         let (y, packets) = round_trip(&s, &x, 2);
         let range = 4_800..x.len() - 4_800;
         let corr = correlation(&x, &y, delay, range.clone());
@@ -182,10 +172,7 @@ fn opus_round_trip_correlation() {
         assert!(corr >= floor, "Opus {name}: correlation {corr:.3} < {floor}");
         assert!(corr_hp >= 0.9, "Opus {name}: correlation above 300 Hz {corr_hp:.3} < 0.9");
         // The high-pass filter's phase lead moves the best lag a few samples early, no more.
-        assert!(
-            (delay - 10..=delay).contains(&lag),
-            "Opus {name}: best lag {lag} vs lookahead {delay}"
-        );
+        assert!((delay - 10..=delay).contains(&lag), "Opus {name}: best lag {lag} vs lookahead {delay}");
         // 24 kbit/s is 60 bytes per 20 ms; VBR stays near it on voiced signal.
         assert!((30.0..=75.0).contains(&mean_bytes), "{mean_bytes} bytes/packet");
     }
@@ -204,10 +191,7 @@ fn g711_companding_error_within_half_step() {
         let y = g711::ulaw_to_linear14(code);
         if x.unsigned_abs() <= 8159 {
             let half = g711::step_of_code(Law::Mu, code) / 2;
-            assert!(
-                (y as i32 - x as i32).abs() <= half,
-                "μ-law {x} -> {code:#04x} -> {y}, step/2 {half}"
-            );
+            assert!((y as i32 - x as i32).abs() <= half, "μ-law {x} -> {code:#04x} -> {y}, step/2 {half}");
         } else {
             assert_eq!(y, 8031 * x.signum(), "μ-law overload {x}");
         }
@@ -217,10 +201,7 @@ fn g711_companding_error_within_half_step() {
         let code = g711::alaw_from_linear13(x);
         let y = g711::alaw_to_linear13(code);
         let half = g711::step_of_code(Law::A, code) / 2;
-        assert!(
-            (y as i32 - x as i32).abs() <= half,
-            "A-law {x} -> {code:#04x} -> {y}, step/2 {half}"
-        );
+        assert!((y as i32 - x as i32).abs() <= half, "A-law {x} -> {code:#04x} -> {y}, step/2 {half}");
         assert!((x >= 0) == (y > 0), "A-law keeps the sign of {x}");
     }
 }
@@ -249,11 +230,7 @@ fn g711_codes_round_trip() {
         } else {
             assert_eq!(mu, code, "μ-law code {code:#04x}");
         }
-        assert_eq!(
-            g711::alaw_from_linear13(g711::alaw_to_linear13(code)),
-            code,
-            "A-law code {code:#04x}"
-        );
+        assert_eq!(g711::alaw_from_linear13(g711::alaw_to_linear13(code)), code, "A-law code {code:#04x}");
         // The 16-bit paths too.
         if code != 0x7F {
             assert_eq!(Law::Mu.encode(Law::Mu.decode(code)), code);
@@ -320,22 +297,15 @@ fn opus_fec_recovers_much_better_than_plc() {
         let mut dec = decoder_after(&s, &packets, n);
         let concealed = dec.conceal();
         assert_eq!((recovered.len(), concealed.len()), (960, 960));
-        let (e_fec, e_plc) =
-            (error_db(&recovered, &reference[n]), error_db(&concealed, &reference[n]));
+        let (e_fec, e_plc) = (error_db(&recovered, &reference[n]), error_db(&concealed, &reference[n]));
         eprintln!("frame {n}: FEC {e_fec:.1} dB, PLC {e_plc:.1} dB");
         fec_out.extend(recovered);
         plc_out.extend(concealed);
         refs.extend_from_slice(&reference[n]);
     }
-    assert!(
-        refs.len() >= 960 * tried * 2 / 3,
-        "FEC in only {} of {tried} frames",
-        refs.len() / 960
-    );
+    assert!(refs.len() >= 960 * tried * 2 / 3, "FEC in only {} of {tried} frames", refs.len() / 960);
     let (e_fec, e_plc) = (error_db(&fec_out, &refs), error_db(&plc_out, &refs));
-    eprintln!(
-        "Opus 32k FEC recovery {e_fec:.1} dB vs concealment {e_plc:.1} dB (relative to loss-free decode)"
-    );
+    eprintln!("Opus 32k FEC recovery {e_fec:.1} dB vs concealment {e_plc:.1} dB (relative to loss-free decode)");
     assert!(e_fec <= -15.0, "FEC error {e_fec:.1} dB");
     assert!(e_fec <= e_plc - 10.0, "FEC {e_fec:.1} dB is not much better than PLC {e_plc:.1} dB");
 }
@@ -344,11 +314,7 @@ fn opus_fec_recovers_much_better_than_plc() {
 #[test]
 fn decode_fec_is_none_without_fec() {
     let x = speech_like(1.0, 16_000.0);
-    for s in [
-        fec_settings(false),
-        settings(Codec::Pcmu, FrameMs::Ms20),
-        settings(Codec::Pcma, FrameMs::Ms20),
-    ] {
+    for s in [fec_settings(false), settings(Codec::Pcmu, FrameMs::Ms20), settings(Codec::Pcma, FrameMs::Ms20)] {
         let packets = encode_all(&s, &x);
         let mut dec = Decoder::new(&s).unwrap();
         for p in &packets {
@@ -390,12 +356,7 @@ fn lbrr_parser_agrees_with_libopus() {
                 let packets = encode_all(&s, &x);
                 let with_lbrr = packets.iter().filter(|p| codec::opus::packet_has_lbrr(p)).count();
                 for p in &packets {
-                    assert_eq!(
-                        codec::opus::packet_has_lbrr(p),
-                        libopus_has_lbrr(p),
-                        "{s:?}: TOC {:#04x}",
-                        p[0]
-                    );
+                    assert_eq!(codec::opus::packet_has_lbrr(p), libopus_has_lbrr(p), "{s:?}: TOC {:#04x}", p[0]);
                 }
                 if !fec {
                     assert_eq!(with_lbrr, 0);
@@ -418,12 +379,7 @@ fn lbrr_parser_agrees_with_libopus() {
     for f in x.chunks_exact(960) {
         let interleaved: Vec<i16> = f.iter().flat_map(|&v| [v, v / 3]).collect();
         let p = enc.encode_vec(&interleaved, 4000).unwrap();
-        assert_eq!(
-            codec::opus::packet_has_lbrr(&p),
-            libopus_has_lbrr(&p),
-            "stereo TOC {:#04x}",
-            p[0]
-        );
+        assert_eq!(codec::opus::packet_has_lbrr(&p), libopus_has_lbrr(&p), "stereo TOC {:#04x}", p[0]);
         stereo_lbrr += codec::opus::packet_has_lbrr(&p) as usize;
         total += 1;
     }
@@ -448,11 +404,7 @@ fn lbrr_parser_agrees_with_libopus() {
             dec.decode(data, &mut out, fec).unwrap();
             out
         };
-        assert_ne!(
-            run(true),
-            run(false),
-            "packet {i}: LBRR flagged but FEC decode equals concealment"
-        );
+        assert_ne!(run(true), run(false), "packet {i}: LBRR flagged but FEC decode equals concealment");
         checked += 1;
     }
     assert!(checked > packets.len() / 2, "only {checked} packets with LBRR");
@@ -487,8 +439,7 @@ fn opus_dtx_on_silence() {
     assert!(first <= 15 && sent_after <= 3, "first DTX frame {first}, {sent_after} sent after it");
     // libopus's own flag is also set on the comfort-noise updates (which is why `dtx`
     // also requires a 1–2 byte packet).
-    let mut raw =
-        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let mut raw = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
     raw.set_dtx(true).unwrap();
     raw.set_bitrate(opus::Bitrate::Bits(24_000)).unwrap();
     raw.set_signal(opus::Signal::Voice).unwrap();
@@ -586,10 +537,7 @@ fn wrong_lengths_are_errors_naming_them() {
 fn settings_parse_with_defaults_and_serialise_frame_ms_as_integer() {
     let s: CodecSettings = toml::from_str("codec = \"opus\"\nframe_ms = 20\n").unwrap();
     assert_eq!(s, settings(Codec::Opus, FrameMs::Ms20));
-    assert_eq!(
-        (s.bitrate_bps, s.complexity, s.fec, s.dtx, s.expected_loss_percent),
-        (24_000, 9, false, false, 0)
-    );
+    assert_eq!((s.bitrate_bps, s.complexity, s.fec, s.dtx, s.expected_loss_percent), (24_000, 9, false, false, 0));
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["frame_ms"], 20);
     assert_eq!(json["codec"], "opus");
@@ -604,22 +552,14 @@ fn settings_parse_with_defaults_and_serialise_frame_ms_as_integer() {
 
 #[test]
 fn invalid_settings_give_clear_errors() {
-    let err = toml::from_str::<CodecSettings>("codec = \"opus\"\nframe_ms = 30\n")
-        .unwrap_err()
-        .to_string();
+    let err = toml::from_str::<CodecSettings>("codec = \"opus\"\nframe_ms = 30\n").unwrap_err().to_string();
     assert!(err.contains("frame_ms = 30") && err.contains("10, 20, 40 and 60"), "{err}");
-    let err = serde_json::from_str::<CodecSettings>(r#"{"codec":"opus","frame_ms":30}"#)
-        .unwrap_err()
-        .to_string();
+    let err = serde_json::from_str::<CodecSettings>(r#"{"codec":"opus","frame_ms":30}"#).unwrap_err().to_string();
     assert!(err.contains("frame_ms = 30") && err.contains("10, 20, 40 and 60"), "{err}");
-    let err = serde_json::from_str::<CodecSettings>(r#"{"codec":"g722","frame_ms":20}"#)
-        .unwrap_err()
-        .to_string();
+    let err = serde_json::from_str::<CodecSettings>(r#"{"codec":"g722","frame_ms":20}"#).unwrap_err().to_string();
     assert!(err.contains("g722") && err.contains("pcmu"), "{err}");
     let err =
-        serde_json::from_str::<CodecSettings>(r#"{"codec":"opus","frame_ms":20,"bitrate":1}"#)
-            .unwrap_err()
-            .to_string();
+        serde_json::from_str::<CodecSettings>(r#"{"codec":"opus","frame_ms":20,"bitrate":1}"#).unwrap_err().to_string();
     assert!(err.contains("bitrate"), "{err}");
 
     let cases: [(CodecSettings, &str); 7] = [
@@ -629,18 +569,9 @@ fn invalid_settings_give_clear_errors() {
             CodecSettings { expected_loss_percent: 10, ..settings(Codec::Pcmu, FrameMs::Ms20) },
             "`expected_loss_percent`",
         ),
-        (
-            CodecSettings { bitrate_bps: 5_999, ..settings(Codec::Opus, FrameMs::Ms20) },
-            "`bitrate_bps` = 5999",
-        ),
-        (
-            CodecSettings { bitrate_bps: 510_001, ..settings(Codec::Opus, FrameMs::Ms20) },
-            "`bitrate_bps` = 510001",
-        ),
-        (
-            CodecSettings { complexity: 11, ..settings(Codec::Opus, FrameMs::Ms20) },
-            "`complexity` = 11",
-        ),
+        (CodecSettings { bitrate_bps: 5_999, ..settings(Codec::Opus, FrameMs::Ms20) }, "`bitrate_bps` = 5999"),
+        (CodecSettings { bitrate_bps: 510_001, ..settings(Codec::Opus, FrameMs::Ms20) }, "`bitrate_bps` = 510001"),
+        (CodecSettings { complexity: 11, ..settings(Codec::Opus, FrameMs::Ms20) }, "`complexity` = 11"),
         (
             CodecSettings { expected_loss_percent: 101, ..settings(Codec::Opus, FrameMs::Ms20) },
             "`expected_loss_percent` = 101",
@@ -684,12 +615,7 @@ fn vowel(secs: f64) -> Vec<i16> {
 
 /// Decodes `packets` with the frames in `lost` concealed; with `zero_fill`, lost frames are
 /// replaced by decoding digital silence instead.
-fn decode_with_loss(
-    s: &CodecSettings,
-    packets: &[Vec<u8>],
-    lost: &[usize],
-    zero_fill: bool,
-) -> Vec<i16> {
+fn decode_with_loss(s: &CodecSettings, packets: &[Vec<u8>], lost: &[usize], zero_fill: bool) -> Vec<i16> {
     let mut dec = Decoder::new(s).unwrap();
     let silence = vec![Law::of(s.codec).unwrap().encode(0); packets[0].len()];
     let mut out = Vec::new();
@@ -724,13 +650,8 @@ fn g711_concealment_beats_zero_fill() {
                 error_db(&plc[span.clone()], &reference[span.clone()]),
                 error_db(&zero[span.clone()], &reference[span.clone()]),
             );
-            eprintln!(
-                "{codec} frame {lost} lost: concealment {e_plc:.1} dB, zero-fill {e_zero:.1} dB"
-            );
-            assert!(
-                e_plc <= e_zero - 10.0 && e_plc <= -10.0,
-                "{codec}: PLC {e_plc:.1} dB vs zero {e_zero:.1} dB"
-            );
+            eprintln!("{codec} frame {lost} lost: concealment {e_plc:.1} dB, zero-fill {e_zero:.1} dB");
+            assert!(e_plc <= e_zero - 10.0 && e_plc <= -10.0, "{codec}: PLC {e_plc:.1} dB vs zero {e_zero:.1} dB");
             // Outside the affected span the outputs are identical.
             assert_eq!(&plc[..span.start], &reference[..span.start]);
             assert_eq!(&plc[span.end + 960..], &reference[span.end + 960..]);
@@ -755,14 +676,10 @@ fn g711_concealment_mutes_after_60_ms() {
         (out[r.clone()].iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / r.len() as f64).sqrt()
     };
     let start = 20 * 960 + delay; // first output sample that comes from the loss
-    let ref_rms = (reference[start..start + 960].iter().map(|&v| (v as f64).powi(2)).sum::<f64>()
-        / 960.0)
-        .sqrt();
+    let ref_rms = (reference[start..start + 960].iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / 960.0).sqrt();
     let first_10ms = rms(start..start + 480);
     let ms_45_to_50 = rms(start + 45 * 48..start + 50 * 48);
-    eprintln!(
-        "G.711 long loss: reference rms {ref_rms:.0}, first 10 ms {first_10ms:.0}, 45-50 ms {ms_45_to_50:.0}"
-    );
+    eprintln!("G.711 long loss: reference rms {ref_rms:.0}, first 10 ms {first_10ms:.0}, 45-50 ms {ms_45_to_50:.0}");
     assert!(first_10ms > 0.8 * ref_rms, "concealment starts at full level");
     assert!(ms_45_to_50 > 0.1 * ref_rms && ms_45_to_50 < 0.45 * ref_rms, "attenuating");
     // From 60 ms (plus the 5 ms resampler filter half-length) to the end of the loss: silence.

@@ -47,7 +47,11 @@ fn loss() -> impl Strategy<Value = Loss> {
             p23,
             p14,
         }),
-        proptest::collection::vec(any::<bool>(), 1..50).prop_map(|d| Loss::Trace { pattern: None, file: None, drops: d }),
+        proptest::collection::vec(any::<bool>(), 1..50).prop_map(|d| Loss::Trace {
+            pattern: None,
+            file: None,
+            drops: d
+        }),
     ]
 }
 

@@ -52,7 +52,8 @@ fn random_loss() {
 
 #[test]
 fn correlated_random_loss_keeps_its_mean() {
-    let c = check("random 10 % corr 50 %", "[uplink.loss]\nmodel = \"random\"\npercent = 10\ncorrelation_percent = 50\n");
+    let c =
+        check("random 10 % corr 50 %", "[uplink.loss]\nmodel = \"random\"\npercent = 10\ncorrelation_percent = 50\n");
     assert!((c.configured.loss_rate - 0.10).abs() < 1e-9, "correlation must not move the mean");
     // Repeat-with-ρ chain: P(loss | loss) = ρ + (1 − ρ)p = 0.55, so bursts average 1 / 0.45.
     assert!((c.configured.mean_burst.unwrap() * 0.45 - 1.0).abs() < 1e-4);
@@ -98,7 +99,10 @@ fn normal_jitter_is_fifo_clamped() {
 
 #[test]
 fn correlated_normal_jitter() {
-    check("normal jitter corr", "[uplink.delay]\nms = 60\njitter_ms = 12\ncorrelation_percent = 25\ndistribution = \"normal\"\n[uplink.loss]\nmodel = \"random\"\npercent = 2\n");
+    check(
+        "normal jitter corr",
+        "[uplink.delay]\nms = 60\njitter_ms = 12\ncorrelation_percent = 25\ndistribution = \"normal\"\n[uplink.loss]\nmodel = \"random\"\npercent = 2\n",
+    );
 }
 
 #[test]
@@ -120,7 +124,10 @@ fn paretonormal_jitter() {
 fn netem_reorder() {
     let c = check("reorder gap 1", "[uplink.delay]\nms = 70\n[uplink.reorder]\npercent = 10\n");
     assert!(c.measured.reorder_rate > 0.1);
-    check("reorder gap 5 with jitter", "[uplink.delay]\nms = 50\njitter_ms = 5\ndistribution = \"normal\"\n[uplink.reorder]\npercent = 25\ngap = 5\n");
+    check(
+        "reorder gap 5 with jitter",
+        "[uplink.delay]\nms = 50\njitter_ms = 5\ndistribution = \"normal\"\n[uplink.reorder]\npercent = 25\ngap = 5\n",
+    );
 }
 
 #[test]
@@ -133,7 +140,10 @@ fn rate_limit_overload() {
 
 #[test]
 fn bufferbloat_with_cross_traffic() {
-    let c = check("cross traffic", "[uplink.delay]\nms = 10\n[uplink.rate]\nkbit = 2000\nqueue_bytes = 100000\ncross_traffic_kbit = 1970\n");
+    let c = check(
+        "cross traffic",
+        "[uplink.delay]\nms = 10\n[uplink.rate]\nkbit = 2000\nqueue_bytes = 100000\ncross_traffic_kbit = 1970\n",
+    );
     assert!(c.measured.delay_ms_p50.unwrap() > 400.0, "a full 100 kB buffer at 2 Mbit/s holds 400 ms");
 }
 

@@ -71,7 +71,11 @@ fn play(config: JitterBufferConfig, fec: bool, mut arrivals: Vec<Arrival>, ms: u
     for tick in (0..ms).step_by(10) {
         while next < arrivals.len() && arrivals[next].at_ms <= tick {
             let a = &arrivals[next];
-            jb.insert(Timestamp::from_millis(a.at_ms), RtpInfo { ssrc: a.ssrc, sequence: a.seq, timestamp: a.ts }, a.payload.clone());
+            jb.insert(
+                Timestamp::from_millis(a.at_ms),
+                RtpInfo { ssrc: a.ssrc, sequence: a.seq, timestamp: a.ts },
+                a.payload.clone(),
+            );
             next += 1;
         }
         // The sender has stopped and everything was played: end without concealing.
@@ -165,7 +169,13 @@ fn dtx_gaps_are_silent_not_loss() {
         if dtx && i != 20 {
             continue; // not sent: contiguous sequence numbers, jumping timestamps
         }
-        a.push(Arrival { seq, ts: i * FRAME as u32, at_ms: 20 * u64::from(i) + 20, payload: if dtx { vec![0xF8] } else { payload(i) }, ssrc: 1 });
+        a.push(Arrival {
+            seq,
+            ts: i * FRAME as u32,
+            at_ms: 20 * u64::from(i) + 20,
+            payload: if dtx { vec![0xF8] } else { payload(i) },
+            ssrc: 1,
+        });
         seq += 1;
     }
     let (out, jb) = play(FIXED_60, false, a, 1500);
@@ -188,7 +198,11 @@ fn ssrc_change_resets_and_continues() {
     let mut jb = JitterBuffer::new(FIXED_60, 48_000, Fake { fec: false });
     let mut outcomes = Vec::new();
     for x in &a {
-        outcomes.push(jb.insert(Timestamp::from_millis(x.at_ms), RtpInfo { ssrc: x.ssrc, sequence: x.seq, timestamp: x.ts }, x.payload.clone()));
+        outcomes.push(jb.insert(
+            Timestamp::from_millis(x.at_ms),
+            RtpInfo { ssrc: x.ssrc, sequence: x.seq, timestamp: x.ts },
+            x.payload.clone(),
+        ));
     }
     assert_eq!(outcomes.iter().filter(|o| **o == Inserted::StoredAfterSsrcChange).count(), 1);
     assert_eq!(jb.stats().ssrc_changes, 1);
@@ -212,7 +226,8 @@ fn bigger_buffers_lose_fewer_packets_late() {
     assert!(jb.target_delay_ms() > 100.0, "target {}", jb.target_delay_ms());
     let s = *jb.stats();
     assert!(s.inserted_samples_for_deceleration > 0, "{s:?}");
-    let conservative = play(adaptive(Strategy::Conservative), false, stream(500, 0, 0, jitter), 11_000).1.stats().packets_late;
+    let conservative =
+        play(adaptive(Strategy::Conservative), false, stream(500, 0, 0, jitter), 11_000).1.stats().packets_late;
     assert!(s.packets_late < conservative, "aggressive {} vs conservative {conservative}", s.packets_late);
 }
 

@@ -200,10 +200,19 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Out { from: SocketAddr, to: SocketAddr },
-    In { from: SocketAddr, port: Index },
+    Out {
+        from: SocketAddr,
+        to: SocketAddr,
+    },
+    In {
+        from: SocketAddr,
+        port: Index,
+    },
     /// Outbound to the NAT's own public address.
-    Hairpin { from: SocketAddr, port: Index },
+    Hairpin {
+        from: SocketAddr,
+        port: Index,
+    },
 }
 
 fn op() -> impl Strategy<Value = (Op, u64)> {
@@ -235,9 +244,7 @@ fn replay(cfg: NatConfig, seed: u64, ops: &[(Op, u64)]) -> Vec<(Output, usize)> 
         now = now + Duration::from_millis(*dt_ms);
         let output = match op {
             Op::Out { from, to } => Output::Out(nat.outbound(now, *from, *to)),
-            Op::In { from, port } => {
-                Output::In(nat.inbound(now, *from, SocketAddr::new(PUBLIC, pick(&seen, port))))
-            }
+            Op::In { from, port } => Output::In(nat.inbound(now, *from, SocketAddr::new(PUBLIC, pick(&seen, port)))),
             Op::Hairpin { from, port } => {
                 Output::Out(nat.outbound(now, *from, SocketAddr::new(PUBLIC, pick(&seen, port))))
             }

@@ -8,15 +8,8 @@ use jitterbug_core::nat::NatType;
 use jitterbug_core::profile::{Loss, Profile, TurnTransport};
 
 /// Profile names that are part of the public interface (CLI arguments, CI matrices, docs).
-const INTERFACE_NAMES: [&str; 7] = [
-    "clean",
-    "loss-random-5",
-    "loss-random-10",
-    "loss-burst-ge",
-    "jitter-high",
-    "blackout-3s",
-    "nat-symmetric-turn",
-];
+const INTERFACE_NAMES: [&str; 7] =
+    ["clean", "loss-random-5", "loss-random-10", "loss-burst-ge", "jitter-high", "blackout-3s", "nat-symmetric-turn"];
 
 fn profiles_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../netem-profiles")
@@ -104,9 +97,10 @@ fn blackout_3s_has_a_three_second_blackout() {
     let profiles = load_all();
     let p = &profiles["blackout-3s"];
     for (dir, spec) in [("uplink", &p.uplink), ("downlink", &p.downlink)] {
-        let found = spec.schedule.iter().any(|s| {
-            matches!(s.loss, Some(Loss::Blackout)) && ((s.until_s - s.from_s) - 3.0).abs() < 1e-9
-        });
+        let found = spec
+            .schedule
+            .iter()
+            .any(|s| matches!(s.loss, Some(Loss::Blackout)) && ((s.until_s - s.from_s) - 3.0).abs() < 1e-9);
         assert!(found, "blackout-3s: no 3 s blackout segment on the {dir}");
     }
 }
@@ -175,10 +169,8 @@ fn parse_error(text: &str) -> String {
 
 /// The message names some line: `bad.toml:N:` (validation) or `at line N` (TOML syntax).
 fn has_line_number(msg: &str) -> bool {
-    let after = |pat: &str| {
-        msg.match_indices(pat)
-            .any(|(i, _)| msg[i + pat.len()..].starts_with(|c: char| c.is_ascii_digit()))
-    };
+    let after =
+        |pat: &str| msg.match_indices(pat).any(|(i, _)| msg[i + pat.len()..].starts_with(|c: char| c.is_ascii_digit()));
     after("line ") || after("bad.toml:")
 }
 

@@ -228,7 +228,12 @@ fn check_equivalence() {
         }
         for q in [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0] {
             let (a, b) = (jb.percentile(q), st.percentile(q));
-            assert!((a - b).abs() < 0.5, "{}: delay p{} differs: jitterbug {a} ms, str0m-netem {b} ms", case.name, q * 100.0);
+            assert!(
+                (a - b).abs() < 0.5,
+                "{}: delay p{} differs: jitterbug {a} ms, str0m-netem {b} ms",
+                case.name,
+                q * 100.0
+            );
         }
         assert!((jb.mean() - st.mean()).abs() < 0.2, "{}: mean delays differ", case.name);
     }

@@ -15,7 +15,12 @@ pub struct EncodeCache {
 
 impl EncodeCache {
     /// The encoded frames of `clip` (plus `tail_frames` of trailing silence) under `settings`.
-    pub fn get(&mut self, clip: &Clip, settings: &CodecSettings, tail_frames: usize) -> Result<Arc<Vec<Encoded>>, CodecError> {
+    pub fn get(
+        &mut self,
+        clip: &Clip,
+        settings: &CodecSettings,
+        tail_frames: usize,
+    ) -> Result<Arc<Vec<Encoded>>, CodecError> {
         let key = (format!("{}#{}#{tail_frames}", clip.name, clip.pcm.len()), format!("{settings:?}"));
         if let Some(f) = self.frames.get(&key) {
             return Ok(f.clone());

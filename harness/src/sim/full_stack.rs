@@ -252,7 +252,13 @@ pub fn run_full_stack_with(s: &Scenario<'_>, cache: &mut EncodeCache, cfg: &Full
     };
     if stats.setup_ms.is_none() {
         result.status = Status::Error { reason: never_connected(&stats, cfg) };
-        return FullStackOutput { result, full_stack: stats, uplink_audio: Vec::new(), downlink_audio: Vec::new(), wall };
+        return FullStackOutput {
+            result,
+            full_stack: stats,
+            uplink_audio: Vec::new(),
+            downlink_audio: Vec::new(),
+            wall,
+        };
     }
     let mut audio = [Vec::new(), Vec::new()];
     for (k, d) in directions.into_iter().enumerate() {
@@ -285,7 +291,11 @@ fn never_connected(st: &FullStackStats, cfg: &FullStackConfig) -> String {
     let sides: Vec<String> = SIDE_NAMES
         .iter()
         .map(|side| {
-            format!("{side} ice {}, connection {}", last(&st.ice_state_changes, side), last(&st.connection_state_changes, side))
+            format!(
+                "{side} ice {}, connection {}",
+                last(&st.ice_state_changes, side),
+                last(&st.connection_state_changes, side)
+            )
         })
         .collect();
     format!("full stack: never connected within {} s ({})", cfg.connect_deadline.as_secs(), sides.join("; "))
@@ -320,7 +330,11 @@ struct DirectionRun<'a> {
     network: NetworkCounters,
 }
 
-fn play_and_score(s: &Scenario<'_>, d: DirectionRun<'_>, wall: &mut WallTimes) -> anyhow::Result<(DirectionResult, Vec<i16>)> {
+fn play_and_score(
+    s: &Scenario<'_>,
+    d: DirectionRun<'_>,
+    wall: &mut WallTimes,
+) -> anyhow::Result<(DirectionResult, Vec<i16>)> {
     let t0 = Instant::now();
     let received = super::play(s, &d.sent, &d.arrivals)?;
     let t1 = Instant::now();
@@ -695,7 +709,12 @@ fn selected_local_candidate(report: &rtc::statistics::report::RTCStatsReport) ->
 fn codec_parameters(c: &CodecSettings) -> RTCRtpCodecParameters {
     let (mime_type, clock_rate, channels, fmtp) = match c.codec {
         // As browsers offer it; `usedtx` only tells the far side what to expect.
-        Codec::Opus => (MIME_TYPE_OPUS, 48_000, 2, if c.dtx { "minptime=10;useinbandfec=1;usedtx=1" } else { "minptime=10;useinbandfec=1" }),
+        Codec::Opus => (
+            MIME_TYPE_OPUS,
+            48_000,
+            2,
+            if c.dtx { "minptime=10;useinbandfec=1;usedtx=1" } else { "minptime=10;useinbandfec=1" },
+        ),
         Codec::Pcmu => (MIME_TYPE_PCMU, 8_000, 0, ""),
         Codec::Pcma => (MIME_TYPE_PCMA, 8_000, 0, ""),
     };
@@ -758,7 +777,12 @@ fn certificate(side: usize) -> anyhow::Result<RTCCertificate> {
     Ok(RTCCertificate::generate_from_signing_key(params, scheme, Arc::new(FixedLengthSignatures(key)))?)
 }
 
-fn build_peer(side: usize, codec: &RTCRtpCodecParameters, cfg: &FullStackConfig, base: Instant) -> anyhow::Result<RTCPeerConnection> {
+fn build_peer(
+    side: usize,
+    codec: &RTCRtpCodecParameters,
+    cfg: &FullStackConfig,
+    base: Instant,
+) -> anyhow::Result<RTCPeerConnection> {
     let mut me = MediaEngine::default();
     me.register_codec(codec.clone(), RtpCodecKind::Audio)?;
     let registry = configure_twcc(configure_rtcp_reports(Registry::new()), &mut me)?;
@@ -772,7 +796,11 @@ fn build_peer(side: usize, codec: &RTCRtpCodecParameters, cfg: &FullStackConfig,
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_credentials(ufrag.into(), pwd.into())
         .with_ice_connection_attempts(Some(cfg.ice_check_interval), None)
-        .with_ice_timeouts(Some(cfg.ice_disconnected_timeout), Some(cfg.ice_failed_timeout), Some(cfg.ice_keepalive_interval))
+        .with_ice_timeouts(
+            Some(cfg.ice_disconnected_timeout),
+            Some(cfg.ice_failed_timeout),
+            Some(cfg.ice_keepalive_interval),
+        )
         .build();
     let config = RTCConfigurationBuilder::new().with_certificates(vec![certificate(side)?]).build();
     Ok(RTCPeerConnectionBuilder::new()
@@ -801,7 +829,12 @@ fn add_host_candidate(pc: &mut RTCPeerConnection, addr: SocketAddr) -> anyhow::R
     Ok(())
 }
 
-fn add_audio_track(pc: &mut RTCPeerConnection, side: usize, ssrc: u32, codec: &RTCRtpCodecParameters) -> anyhow::Result<RTCRtpSenderId> {
+fn add_audio_track(
+    pc: &mut RTCPeerConnection,
+    side: usize,
+    ssrc: u32,
+    codec: &RTCRtpCodecParameters,
+) -> anyhow::Result<RTCRtpSenderId> {
     let name = SIDE_NAMES[side];
     let track = MediaStreamTrack::new(
         format!("jitterbug-{name}"),
@@ -819,7 +852,11 @@ fn add_audio_track(pc: &mut RTCPeerConnection, side: usize, ssrc: u32, codec: &R
 }
 
 /// Runs both stacks until the media of both directions is through.
-fn simulate<'a>(s: &'a Scenario<'_>, cache: &mut EncodeCache, cfg: &FullStackConfig) -> anyhow::Result<(FullStackStats, [DirectionRun<'a>; 2])> {
+fn simulate<'a>(
+    s: &'a Scenario<'_>,
+    cache: &mut EncodeCache,
+    cfg: &FullStackConfig,
+) -> anyhow::Result<(FullStackStats, [DirectionRun<'a>; 2])> {
     let codec = &s.preset.codec;
     let frame = Duration::from_millis(u64::from(codec.frame_ms.millis()));
     let tail_frames = TAIL.as_millis().div_ceil(frame.as_millis()) as usize;
@@ -872,7 +909,10 @@ fn simulate<'a>(s: &'a Scenario<'_>, cache: &mut EncodeCache, cfg: &FullStackCon
     let mut sim = Sim {
         base,
         t: Timestamp::ZERO,
-        peers: [peer(client, addrs[CLIENT], client_sender, client_media), peer(agent, addrs[AGENT], agent_sender, agent_media)],
+        peers: [
+            peer(client, addrs[CLIENT], client_sender, client_media),
+            peer(agent, addrs[AGENT], agent_sender, agent_media),
+        ],
         imps: [
             Impairment::new(&s.profile.uplink, s.seed, Direction::Uplink),
             Impairment::new(&s.profile.downlink, s.seed, Direction::Downlink),
@@ -982,7 +1022,12 @@ fn direction_run(
     let arrivals = received
         .into_iter()
         .enumerate()
-        .map(|(index, (at, bytes))| Arrival { at: Timestamp::ZERO + at.saturating_since(start), bytes, index, corrupted: false })
+        .map(|(index, (at, bytes))| Arrival {
+            at: Timestamp::ZERO + at.saturating_since(start),
+            bytes,
+            index,
+            corrupted: false,
+        })
         .collect();
     DirectionRun { spec, sent, arrivals, network }
 }

@@ -3,7 +3,8 @@
 //! user's speech; downlink carries the agent's reply (the same clip, as the echo agent would).
 
 pub mod encode_cache;
-#[cfg(feature = "full-stack")] pub mod full_stack;
+#[cfg(feature = "full-stack")]
+pub mod full_stack;
 pub mod path;
 pub mod receiver;
 pub mod score;
@@ -139,7 +140,11 @@ fn direction(
 }
 
 /// What the receiver played from `arrivals` (copies of `sent`), with its decoder's delay.
-pub(crate) fn play(s: &Scenario<'_>, sent: &[sender::SentPacket], arrivals: &[path::Arrival]) -> anyhow::Result<receiver::Received> {
+pub(crate) fn play(
+    s: &Scenario<'_>,
+    sent: &[sender::SentPacket],
+    arrivals: &[path::Arrival],
+) -> anyhow::Result<receiver::Received> {
     let codec = &s.preset.codec;
     let last = arrivals.last().map(|a| a.at).into_iter().chain(sent.last().map(|p| p.at)).max().unwrap_or_default();
     let decoder = Decoder::new(codec)?;

@@ -117,8 +117,7 @@ pub fn alaw_to_linear13(code: u8) -> i16 {
     let c = code ^ 0x55;
     let segment = ((c >> 4) & 0x07) as i32;
     let mantissa = (c & 0x0F) as i32;
-    let magnitude =
-        if segment == 0 { 2 * mantissa + 1 } else { (2 * mantissa + 33) << (segment - 1) };
+    let magnitude = if segment == 0 { 2 * mantissa + 1 } else { (2 * mantissa + 33) << (segment - 1) };
     (if c & 0x80 != 0 { magnitude } else { -magnitude }) as i16
 }
 
@@ -289,12 +288,7 @@ mod tests {
             assert_eq!(((code >> 4) & 7, code & 0x0F), (seg as u8, 0), "input {edge}");
             // Mirrored for negative inputs: −1 − edge starts the same segment.
             let neg = alaw_from_linear13(-1 - edge) ^ 0x55;
-            assert_eq!(
-                ((neg >> 4) & 7, neg & 0x0F, neg & 0x80),
-                (seg as u8, 0, 0),
-                "input {}",
-                -1 - edge
-            );
+            assert_eq!(((neg >> 4) & 7, neg & 0x0F, neg & 0x80), (seg as u8, 0, 0), "input {}", -1 - edge);
         }
     }
 }

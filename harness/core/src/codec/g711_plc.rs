@@ -73,11 +73,7 @@ impl Erasure {
     }
 
     fn gain(produced: usize) -> f32 {
-        if produced < TEN_MS {
-            1.0
-        } else {
-            (1.0 - 0.2 * (produced - TEN_MS) as f32 / TEN_MS as f32).max(0.0)
-        }
+        if produced < TEN_MS { 1.0 } else { (1.0 - 0.2 * (produced - TEN_MS) as f32 / TEN_MS as f32).max(0.0) }
     }
 
     /// Next synthetic sample, attenuated.
@@ -92,11 +88,7 @@ impl Erasure {
             let old = self.span_sample(old_periods, old_pos);
             let w = (self.q - left + 1) as f32 / (self.q + 1) as f32;
             v = old * (1.0 - w) + v * w;
-            self.fade = (left > 1).then_some((
-                old_periods,
-                (old_pos + 1) % (old_periods * self.pitch),
-                left - 1,
-            ));
+            self.fade = (left > 1).then_some((old_periods, (old_pos + 1) % (old_periods * self.pitch), left - 1));
         }
         self.pos = (self.pos + 1) % (self.periods * self.pitch);
         let g = Erasure::gain(self.produced);
@@ -167,8 +159,7 @@ impl G711Plc {
             .iter()
             .map(|&v| v.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16)
             .collect();
-        let excess =
-            self.history.len().saturating_sub(HISTORY_LEN.max(samples.len() + Self::DELAY_SAMPLES));
+        let excess = self.history.len().saturating_sub(HISTORY_LEN.max(samples.len() + Self::DELAY_SAMPLES));
         self.history.drain(..excess);
         out
     }
@@ -225,8 +216,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let ph = 2.0 * std::f64::consts::PI * i as f64 / period;
-                (6000.0 * ph.sin() + 3000.0 * (2.0 * ph).sin() + 1500.0 * (3.0 * ph + 0.5).sin())
-                    as f32
+                (6000.0 * ph.sin() + 3000.0 * (2.0 * ph).sin() + 1500.0 * (3.0 * ph + 0.5).sin()) as f32
             })
             .collect()
     }

@@ -151,16 +151,11 @@ impl CodecSettings {
                     );
                 }
                 if self.complexity > 10 {
-                    return invalid(
-                        "complexity",
-                        self.complexity.to_string(),
-                        "Opus complexity is 0..=10".into(),
-                    );
+                    return invalid("complexity", self.complexity.to_string(), "Opus complexity is 0..=10".into());
                 }
             }
             Codec::Pcmu | Codec::Pcma => {
-                let opus_only =
-                    |what: &str| format!("false/0: {what} is Opus only, {} has none", self.codec);
+                let opus_only = |what: &str| format!("false/0: {what} is Opus only, {} has none", self.codec);
                 if self.fec {
                     return invalid("fec", "true".into(), opus_only("in-band FEC"));
                 }
@@ -221,13 +216,9 @@ impl CodecSettings {
 pub enum CodecError {
     #[error("codec setting `{field}` = {value} is invalid: expected {expected}")]
     InvalidSetting { field: &'static str, value: String, expected: String },
-    #[error(
-        "{codec} encoder: input frame has {got} samples, expected {expected} ({frame_ms} ms at 48 kHz mono)"
-    )]
+    #[error("{codec} encoder: input frame has {got} samples, expected {expected} ({frame_ms} ms at 48 kHz mono)")]
     InputLength { codec: Codec, got: usize, expected: usize, frame_ms: u32 },
-    #[error(
-        "{codec} decoder: payload has {got} bytes, expected {expected} (one {frame_ms} ms frame)"
-    )]
+    #[error("{codec} decoder: payload has {got} bytes, expected {expected} (one {frame_ms} ms frame)")]
     PayloadLength { codec: Codec, got: usize, expected: usize, frame_ms: u32 },
     #[error("{codec} decoder: empty payload; call conceal() for a lost frame")]
     EmptyPayload { codec: Codec },
@@ -280,12 +271,7 @@ impl Encoder {
             Codec::Opus => EncoderKind::Opus(opus::OpusEncoder::new(s)?),
             Codec::Pcmu | Codec::Pcma => EncoderKind::G711(Box::new(g711::G711Encoder::new(s)?)),
         };
-        Ok(Encoder {
-            kind,
-            codec: s.codec,
-            frame_samples: s.frame_samples(),
-            frame_ms: s.frame_ms.millis(),
-        })
+        Ok(Encoder { kind, codec: s.codec, frame_samples: s.frame_samples(), frame_ms: s.frame_ms.millis() })
     }
 
     /// Encodes exactly one frame (`frame_samples()` samples at 48 kHz).

@@ -101,10 +101,8 @@ impl OpusEncoder {
         enc.set_signal(Signal::Voice).map_err(opus_err("OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE)"))?;
         enc.set_bitrate(Bitrate::Bits(s.bitrate_bps as i32))
             .map_err(opus_err(format!("OPUS_SET_BITRATE({})", s.bitrate_bps)))?;
-        enc.set_complexity(s.complexity as i32)
-            .map_err(opus_err(format!("OPUS_SET_COMPLEXITY({})", s.complexity)))?;
-        enc.set_inband_fec(s.fec)
-            .map_err(opus_err(format!("OPUS_SET_INBAND_FEC({})", s.fec as i32)))?;
+        enc.set_complexity(s.complexity as i32).map_err(opus_err(format!("OPUS_SET_COMPLEXITY({})", s.complexity)))?;
+        enc.set_inband_fec(s.fec).map_err(opus_err(format!("OPUS_SET_INBAND_FEC({})", s.fec as i32)))?;
         enc.set_packet_loss_perc(s.expected_loss_percent as i32)
             .map_err(opus_err(format!("OPUS_SET_PACKET_LOSS_PERC({})", s.expected_loss_percent)))?;
         enc.set_dtx(s.dtx).map_err(opus_err(format!("OPUS_SET_DTX({})", s.dtx as i32)))?;
@@ -114,10 +112,8 @@ impl OpusEncoder {
             FrameMs::Ms40 => FrameSize::Ms40,
             FrameMs::Ms60 => FrameSize::Ms60,
         };
-        enc.set_expert_frame_duration(duration).map_err(opus_err(format!(
-            "OPUS_SET_EXPERT_FRAME_DURATION({} ms)",
-            s.frame_ms.millis()
-        )))?;
+        enc.set_expert_frame_duration(duration)
+            .map_err(opus_err(format!("OPUS_SET_EXPERT_FRAME_DURATION({} ms)", s.frame_ms.millis())))?;
         let lookahead = enc.get_lookahead().map_err(opus_err("OPUS_GET_LOOKAHEAD"))?;
         Ok(OpusEncoder { enc, lookahead: lookahead.max(0) as usize })
     }
@@ -130,10 +126,8 @@ impl OpusEncoder {
     /// libwebrtc drops exactly the packets of at most 2 bytes. So a frame counts as DTX when
     /// libopus reports DTX *and* the packet is at most 2 bytes.
     pub fn encode(&mut self, pcm: &[i16]) -> Result<(Vec<u8>, bool), CodecError> {
-        let payload = self
-            .enc
-            .encode_vec(pcm, MAX_PACKET)
-            .map_err(opus_err(format!("opus_encode({} samples)", pcm.len())))?;
+        let payload =
+            self.enc.encode_vec(pcm, MAX_PACKET).map_err(opus_err(format!("opus_encode({} samples)", pcm.len())))?;
         let in_dtx = self.enc.get_in_dtx().map_err(opus_err("OPUS_GET_IN_DTX"))?;
         let dtx = in_dtx && payload.len() <= 2;
         Ok((payload, dtx))
@@ -183,11 +177,7 @@ impl OpusDecoder {
             .map_err(opus_err(format!("opus_decode({} bytes)", payload.len())))?;
         self.last_mode = Some(Mode::of_toc(payload[0]));
         if n != self.frame_samples {
-            return Err(CodecError::FrameDuration {
-                got: n,
-                expected: self.frame_samples,
-                frame_ms: self.frame_ms,
-            });
+            return Err(CodecError::FrameDuration { got: n, expected: self.frame_samples, frame_ms: self.frame_ms });
         }
         out.truncate(n);
         Ok(out)
@@ -212,16 +202,12 @@ impl OpusDecoder {
             return Ok(None);
         }
         let mut out = vec![0i16; self.frame_samples];
-        let n = self.dec.decode(next_payload, &mut out, true).map_err(opus_err(format!(
-            "opus_decode({} bytes, decode_fec=1)",
-            next_payload.len()
-        )))?;
+        let n = self
+            .dec
+            .decode(next_payload, &mut out, true)
+            .map_err(opus_err(format!("opus_decode({} bytes, decode_fec=1)", next_payload.len())))?;
         if n != self.frame_samples {
-            return Err(CodecError::FrameDuration {
-                got: n,
-                expected: self.frame_samples,
-                frame_ms: self.frame_ms,
-            });
+            return Err(CodecError::FrameDuration { got: n, expected: self.frame_samples, frame_ms: self.frame_ms });
         }
         Ok(Some(out))
     }

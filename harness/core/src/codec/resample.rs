@@ -121,11 +121,7 @@ mod tests {
     use super::*;
 
     fn tone(freq: f64, rate: u32, n: usize, amp: f64) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as f32
-            })
-            .collect()
+        (0..n).map(|i| (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as f32).collect()
     }
 
     /// Gain (dB) of a tone through down+up, measured by projection after the known delay.

@@ -138,7 +138,9 @@ enum State {
     /// Nothing received yet.
     Idle,
     /// Received, waiting for the start delay.
-    Buffering { first_arrival: Timestamp },
+    Buffering {
+        first_arrival: Timestamp,
+    },
     Playing,
 }
 

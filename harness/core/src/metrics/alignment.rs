@@ -50,7 +50,12 @@ impl Alignment {
 
 /// Aligns `degraded` to `reference` block by block, starting from the global lag within
 /// `max_delay_s`.
-pub fn align_blockwise(reference: &[f32], degraded: &[f32], sample_rate: u32, max_delay_s: f64) -> Result<Alignment, MetricError> {
+pub fn align_blockwise(
+    reference: &[f32],
+    degraded: &[f32],
+    sample_rate: u32,
+    max_delay_s: f64,
+) -> Result<Alignment, MetricError> {
     check_signal("reference", reference)?;
     check_signal("degraded", degraded)?;
     if sample_rate == 0 {
@@ -181,7 +186,8 @@ mod tests {
                 let t = i as f32 / 48_000.0;
                 let env = (t * 3.0 * std::f32::consts::PI).sin().abs();
                 let f0 = 140.0 + 30.0 * (t * 0.7).sin();
-                env * (1..6).map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32).sum::<f32>() * 0.2
+                env * (1..6).map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32).sum::<f32>()
+                    * 0.2
             })
             .collect()
     }
