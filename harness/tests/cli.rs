@@ -1,23 +1,11 @@
 //! The `jitterbug` command line, as users and CI scripts call it.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn jitterbug(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jitterbug"))
-        .args(args)
-        .env_remove("JITTERBUG_PROFILES")
-        .output()
-        .expect("jitterbug runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{SMALL_MATRIX, jitterbug, read, stderr, stdout};
 
 const INTERFACE_NAMES: [&str; 7] =
     ["clean", "loss-random-5", "loss-random-10", "loss-burst-ge", "jitter-high", "blackout-3s", "nat-symmetric-turn"];
@@ -116,21 +104,6 @@ fn show_prints_the_file_and_expectations() {
     let out = stdout(&o);
     assert!(out.contains("blackout = true") && out.contains("# Expected for a voice stream"), "{out}");
 }
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-const SMALL_MATRIX: [&str; 8] = [
-    "--profiles",
-    "clean,loss-random-10",
-    "--presets",
-    "balanced-fec,pcmu",
-    "--clips",
-    "arctic-a0009-slt",
-    "--call-seconds",
-    "4",
-];
 
 #[test]
 fn run_writes_results_and_replays_byte_identically() {

@@ -1,43 +1,29 @@
 //! `jitterbug gate` / `bless`: pass on unchanged results, exit 1 on a regression, exit 2 on
 //! missing scenarios or a truncated file; JUnit XML that re-parses.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn jitterbug(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jitterbug")).args(args).output().expect("jitterbug runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{SMALL_MATRIX, jitterbug, stderr, stdout};
 
 /// A small matrix's results, blessed into a fresh baseline directory.
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = jitterbug(&[
-        "run",
-        "--out",
-        out.to_str().unwrap(),
-        "--profiles",
-        "clean,loss-random-5",
-        "--presets",
-        "balanced-fec,pcmu",
-        "--clips",
-        "arctic-a0009-slt",
-        "--call-seconds",
-        "4",
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut args = vec!["run", "--out", out.to_str().unwrap()];
+    args.extend(SMALL_MATRIX);
+    let o = jitterbug(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
     let golden = dir.path().join("golden");
     std::fs::create_dir_all(&golden).unwrap();
     let tolerances = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/tolerances.toml");
     std::fs::copy(tolerances, golden.join("tolerances.toml")).unwrap();
     let results = out.join("results.json");
     let o = jitterbug(&["bless", "--baseline", golden.to_str().unwrap(), "--results", results.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("blessed 4 scenarios"), "{}", text(&o.stdout));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("blessed 4 scenarios"), "{}", stdout(&o));
     (dir, golden, results)
 }
 
@@ -63,7 +49,7 @@ fn unchanged_results_pass() {
     let (dir, golden, results) = setup();
     let junit = dir.path().join("junit.xml");
     let o = gate(&golden, &results, Some(&junit));
-    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("JUnit is well-formed XML");
     let root = doc.root_element();
@@ -91,8 +77,8 @@ fn a_worse_metric_fails_with_exit_1() {
     });
     let junit = dir.path().join("junit.xml");
     let o = gate(&golden, &worse, Some(&junit));
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
-    assert!(text(&o.stdout).contains("uplink.stoi"), "{}", text(&o.stdout));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("uplink.stoi"), "{}", stdout(&o));
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let failures: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("failure")).collect();
@@ -119,8 +105,8 @@ fn a_new_error_status_fails() {
         v["scenarios"][2]["reason"] = serde_json::json!("decoder crashed");
     });
     let o = gate(&golden, &broken, None);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
-    assert!(text(&o.stdout).contains("error"), "{}", text(&o.stdout));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("error"), "{}", stdout(&o));
 }
 
 #[test]
@@ -130,15 +116,15 @@ fn missing_scenarios_and_truncated_files_exit_2() {
         v["scenarios"].as_array_mut().unwrap().remove(0);
     });
     let o = gate(&golden, &partial, None);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
-    assert!(text(&o.stdout).contains("MISSING"), "{}", text(&o.stdout));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("MISSING"), "{}", stdout(&o));
 
     let bytes = std::fs::read(&results).unwrap();
     let truncated = results.with_file_name("truncated.json");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let o = gate(&golden, &truncated, None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("truncated.json"), "{}", text(&o.stderr));
+    assert!(stderr(&o).contains("truncated.json"), "{}", stderr(&o));
 }
 
 #[test]
@@ -150,10 +136,6 @@ fn blessing_accepts_a_change_and_says_so() {
     assert_eq!(gate(&golden, &better, None).status.code(), Some(1));
     let o = jitterbug(&["bless", "--baseline", golden.to_str().unwrap(), "--results", better.to_str().unwrap()]);
     assert!(o.status.success());
-    assert!(
-        text(&o.stdout).contains("uplink.stoi") && text(&o.stdout).contains("1 metrics/statuses changed"),
-        "{}",
-        text(&o.stdout)
-    );
+    assert!(stdout(&o).contains("uplink.stoi") && stdout(&o).contains("1 metrics/statuses changed"), "{}", stdout(&o));
     assert_eq!(gate(&golden, &better, None).status.code(), Some(0));
 }

@@ -11,7 +11,8 @@ use jitterbug::run_cmd::{Sweep, matrix};
 
 #[test]
 fn report_renders_in_headless_chromium() {
-    let profiles: Vec<_> = ["clean", "loss-random-10", "jitter-high"].iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
+    let profiles: Vec<_> =
+        ["clean", "loss-random-10", "jitter-high"].iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
     let presets: Vec<_> = ["balanced-fec", "pcmu"].iter().map(|n| Presets::embedded().get(n).unwrap()).collect();
     let clip = clips::load("arctic-a0009-slt").unwrap();
     let results = matrix(&profiles, &presets, &[clip], &Sweep::new(&[1], 6.0), false);
@@ -20,7 +21,13 @@ fn report_renders_in_headless_chromium() {
     std::fs::write(&html, jitterbug::report::render(&results, None, None)).unwrap();
     let png = dir.path().join("shot.png");
     let out = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+        ])
         .args(["--disable-sync", "--no-first-run", "--hide-scrollbars", "--window-size=1280,1400"])
         .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
         .arg(format!("--screenshot={}", png.display()))
