@@ -15,6 +15,7 @@ want_deb build-essential cc
 want_deb pkg-config pkg-config
 want_deb cmake cmake            # builds the bundled libopus (opus crate)
 want_deb chromium chromium      # renders reports in the browser suite
+want_deb coturn turnserver      # TURN server for live calls through a relay (harness starts it on loopback)
 
 if ((${#need_debs[@]})); then
     echo "deps: installing ${need_debs[*]}" >&2

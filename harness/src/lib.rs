@@ -1,10 +1,14 @@
 //! The Jitterbug harness: catalogues, the virtual-time simulator, scenario runners and the
 //! `jitterbug` CLI's commands.
 
+#[cfg(feature = "full-stack")]
+pub mod call_cmd;
 pub mod catalog;
 pub mod clips;
 pub mod embedded;
 pub mod gate_cmd;
+#[cfg(feature = "full-stack")]
+pub mod live;
 pub mod pcap;
 pub mod profiles_cmd;
 pub mod report;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jitterbug::catalog::{Presets, Profiles};
+use jitterbug::live::call::{AgentTarget, CallSpec};
+use jitterbug::live::whip_client::Trust;
 use jitterbug::run_cmd::{self, RunOptions, Sweep};
 use jitterbug::{clips, gate_cmd, profiles_cmd, score_cmd, sim_cmd};
 use jitterbug_core::impairment::Direction;
@@ -67,6 +69,53 @@ enum Command {
         /// Combine the shards' results.json with `jitterbug merge`.
         #[arg(long, value_name = "K/N")]
         shard: Option<run_cmd::Shard>,
+        /// `sim`: virtual time (deterministic, fast). `live`: real calls on loopback — the
+        /// reference agent behind the impairment relay, the native client, coturn for TURN
+        /// profiles — one call at a time unless --parallel says otherwise.
+        #[arg(long, value_enum, default_value_t = Backend::Sim)]
+        backend: Backend,
+        /// Live calls to run at once (live backend). On a 2-core machine keep 1: concurrent
+        /// calls compete for the CPU and the relay marks overloaded runs invalid.
+        #[arg(long, default_value_t = 1)]
+        parallel: usize,
+    },
+    /// Run the reference voice agent (WHIP over HTTPS) until Ctrl-C; prints its URL.
+    Agent(jitterbug_agent::cli::AgentArgs),
+    /// One live call through the userspace impairment relay: the native client calls the agent
+    /// (the reference agent started on loopback, or --agent URL), plays the clip as the user
+    /// with room for answers, records what it hears. Writes result.json (the `sim` schema plus
+    /// setup time, candidate type and voice-to-voice latency), capture.pcap, relay.json,
+    /// client.json, agent-trace.json and the audio into --out.
+    Call {
+        /// WHIP URL of a running agent (default: start the reference agent on loopback).
+        #[arg(long, value_name = "URL", requires = "token")]
+        agent: Option<String>,
+        /// Bearer token for --agent.
+        #[arg(long, env = "JITTERBUG_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Trust the agent's certificate through this CA (PEM), e.g. the agent's --ca-out.
+        #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+        ca: Option<PathBuf>,
+        /// Skip certificate verification; refused unless the agent's address is loopback.
+        #[arg(long)]
+        insecure: bool,
+        #[arg(long)]
+        profile: String,
+        #[arg(long, default_value = "balanced-fec")]
+        preset: String,
+        /// A shipped clip name or a 48 kHz WAV path: the user's line.
+        #[arg(long, default_value = "arctic-a0009-slt")]
+        clip: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Call length: the clip and room for the answer, repeated to at least this long.
+        #[arg(long, default_value_t = 20.0)]
+        call_seconds: f64,
+        #[arg(long, default_value = "reports/call", value_name = "DIR")]
+        out: PathBuf,
+        /// Print the result as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
     },
     /// Render results.json as one self-contained HTML report (no network fetches): summary
     /// against golden, heatmaps, latency CDFs, KPI table, environment.
@@ -215,6 +264,12 @@ enum PresetsCommand {
     Show { name: String },
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sim,
+    Live,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum DirArg {
     Uplink,
@@ -257,6 +312,10 @@ fn mode(full_stack: bool) -> anyhow::Result<run_cmd::Mode> {
     anyhow::bail!("--full-stack: this jitterbug was built without the `full-stack` feature")
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let profiles = Profiles::new(cli.profiles_dir);
@@ -273,6 +332,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             call_seconds,
             full_stack,
             shard,
+            backend,
+            parallel,
         } => {
             anyhow::ensure!(
                 call_seconds.is_finite() && call_seconds > 0.0,
@@ -283,15 +344,22 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let c = pick(&c, || clips::names().iter().map(|n| clips::load(n)).collect(), clips::load)?;
             anyhow::ensure!(!c.is_empty(), "no clips to run");
             eprintln!(
-                "running {} profiles × {} presets × {} clips × {} seeds in virtual time",
+                "running {} profiles × {} presets × {} clips × {} seeds {}",
                 p.len(),
                 s.len(),
                 c.len(),
-                seeds.len()
+                seeds.len(),
+                if backend == Backend::Live { "live (real UDP on loopback)" } else { "in virtual time" }
             );
             let sweep = Sweep { seeds, call_seconds, shard, mode: mode(full_stack)? };
             let opts = RunOptions { out, reports_dir, sweep, baseline: default_baseline(), command_line };
-            let (dir, failed) = run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?;
+            let (dir, failed) = match backend {
+                Backend::Sim => run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?,
+                Backend::Live => run_cmd::run_with(&opts, |out| {
+                    runtime()?.block_on(jitterbug::call_cmd::run_live_matrix(&p, &s, &c, &opts.sweep, out, parallel))
+                })
+                .context("jitterbug run --backend live")?,
+            };
             eprintln!("wrote {}/results.json, run.json and report.html", dir.display());
             if failed > 0 {
                 eprintln!("{failed} scenario(s) ended with status error; see results.json");
@@ -336,6 +404,42 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 println!("wrote {}/result.json, run.json, degraded.wav, degraded-uplink.wav, {extra}", out.display());
             }
             if r.status != Status::Ok {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Agent(args) => runtime()?.block_on(args.serve_until_ctrl_c())?,
+        Command::Call { agent, token, ca, insecure, profile, preset, clip, seed, call_seconds, out, json } => {
+            anyhow::ensure!(
+                call_seconds.is_finite() && call_seconds > 0.0,
+                "--call-seconds: expected a positive number, got {call_seconds}"
+            );
+            let (p, s, c) = (profiles.get(&profile)?, presets.get(&preset)?, clips::load(&clip)?);
+            let target = match agent {
+                None => AgentTarget::InProcess,
+                Some(url) => {
+                    let trust = match (ca, insecure) {
+                        (Some(ca), _) => Trust::Ca(ca),
+                        (None, true) => Trust::Insecure,
+                        (None, false) => anyhow::bail!(
+                            "--agent {url}: say how to trust its certificate: --ca FILE (e.g. the agent's --ca-out), or --insecure for a loopback test agent"
+                        ),
+                    };
+                    AgentTarget::Remote { url, token: token.unwrap_or_default(), trust }
+                }
+            };
+            let spec = CallSpec { profile: &p, preset: &s, clip: &c, seed, call_seconds, agent: target };
+            eprintln!("calling through the relay with profile {profile}, preset {preset} ({call_seconds} s)…");
+            let o = runtime()?.block_on(jitterbug::call_cmd::run_call(spec, &out, &command_line))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&o.result)?);
+            } else {
+                print!("{}", jitterbug::call_cmd::summary(&o.result));
+                println!(
+                    "wrote {}/result.json, capture.pcap, relay.json, client.json, agent-trace.json, degraded.wav, degraded-uplink.wav",
+                    out.display()
+                );
+            }
+            if o.result.status != Status::Ok {
                 return Ok(ExitCode::from(1));
             }
         }

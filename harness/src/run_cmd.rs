@@ -207,11 +207,20 @@ pub fn run(
     clips: &[Clip],
     opts: &RunOptions,
 ) -> anyhow::Result<(PathBuf, usize)> {
+    run_with(opts, |_| Ok(matrix(profiles, presets, clips, &opts.sweep, true)))
+}
+
+/// Runs scenarios with `runner` (given the output directory) and writes `results.json`,
+/// `run.json` and `report.html`; returns the directory and the number not `ok`.
+pub fn run_with(
+    opts: &RunOptions,
+    runner: impl FnOnce(&Path) -> anyhow::Result<Vec<ScenarioResult>>,
+) -> anyhow::Result<(PathBuf, usize)> {
     let started = SystemTime::now();
     let id = run_id(started);
     let out = opts.out.clone().unwrap_or_else(|| opts.reports_dir.join(&id));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let scenarios = matrix(profiles, presets, clips, &opts.sweep, true);
+    let scenarios = runner(&out)?;
     let failed = scenarios.iter().filter(|s| s.status != Status::Ok).count();
     let count = scenarios.len();
     write_json(&out.join("results.json"), &Results::new(scenarios))?;

@@ -101,6 +101,7 @@ fn status_name(s: &Status) -> (&'static str, Option<String>) {
         Status::Ok => ("ok", None),
         Status::Unsupported { reason } => ("unsupported", Some(reason.clone())),
         Status::Error { reason } => ("error", Some(reason.clone())),
+        Status::Invalid { reason } => ("invalid", Some(reason.clone())),
     }
 }
 

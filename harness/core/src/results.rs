@@ -10,8 +10,17 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
     Ok,
-    Unsupported { reason: String },
-    Error { reason: String },
+    Unsupported {
+        reason: String,
+    },
+    Error {
+        reason: String,
+    },
+    /// Ran, but says nothing about the network: a live run on a host too loaded to keep
+    /// time (the relay's timer lateness is in the reason).
+    Invalid {
+        reason: String,
+    },
 }
 
 /// `results.json`: every scenario of a run. Run metadata (dates, hosts) lives in `run.json`,
@@ -87,6 +96,74 @@ pub struct ScenarioResult {
     /// Uplink (client → agent) and downlink (agent → client); absent when the scenario failed.
     pub uplink: Option<DirectionResult>,
     pub downlink: Option<DirectionResult>,
+    /// What only a live call has: setup, candidates, turn-taking. Absent for simulations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveInfo>,
+}
+
+/// Live-call measurements (the seed's table 10 KPIs that the simulator cannot see, and the
+/// turn-taking a voice agent is judged by).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LiveInfo {
+    /// Offer created → connected, ms.
+    pub setup_ms: Option<f64>,
+    /// The client's side of the selected pair: `host`, `srflx`, `prflx` or `relay`.
+    pub candidate_type: Option<String>,
+    pub turn_used: bool,
+    /// Times the connection left `connected` during the call.
+    pub disconnects: u64,
+    /// RTP one-way transit (sender's write → receiver's read, through the relay), median and
+    /// 95th percentile per direction, ms: the network as the endpoints saw it.
+    pub transit_uplink_ms: Option<Percentiles>,
+    pub transit_downlink_ms: Option<Percentiles>,
+    /// Per answered turn: the user's last speech sample sent → the agent's first speech
+    /// sample heard, ms.
+    pub voice_to_voice_ms: Vec<f64>,
+    pub voice_to_voice_median_ms: Option<f64>,
+    pub turns: u64,
+    pub turns_answered: u64,
+    pub false_end_of_turn: u64,
+    pub barge_ins: u64,
+    /// Mean measured stage times of the agent's pipeline, ms (seed table 5 stages).
+    pub stages_ms: Option<StageTimes>,
+    /// RTP packets the relay saw, per direction, and what the endpoints sent.
+    pub relay_rtp_uplink: u64,
+    pub relay_rtp_downlink: u64,
+    pub client_rtp_sent: u64,
+    pub agent_rtp_sent: u64,
+    /// The relay's timer lateness at the 99th percentile, ms.
+    pub relay_timer_late_p99_ms: f64,
+}
+
+/// Median and 95th percentile of a sample, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+}
+
+impl Percentiles {
+    /// `None` for an empty sample.
+    pub fn of(values: &[f64]) -> Option<Percentiles> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        Some(Percentiles { p50: q(0.5), p95: q(0.95) })
+    }
+}
+
+/// Measured means of the latency-budget stages of one call, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct StageTimes {
+    /// End of the user's speech → the turn declared over (the hangover).
+    pub end_of_turn: f64,
+    pub asr: f64,
+    pub agent: f64,
+    /// TTS start → first answer frame out.
+    pub tts_first_audio: f64,
 }
 
 impl ScenarioResult {

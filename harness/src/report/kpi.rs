@@ -98,8 +98,12 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
                 };
                 let _ = writeln!(rows, "{mark}{cells}</tr>");
             }
-            Status::Unsupported { reason } | Status::Error { reason } => {
-                let kind = if matches!(r.status, Status::Error { .. }) { "error" } else { "unsupported" };
+            Status::Unsupported { reason } | Status::Error { reason } | Status::Invalid { reason } => {
+                let kind = match r.status {
+                    Status::Error { .. } => "error",
+                    Status::Invalid { .. } => "invalid",
+                    _ => "unsupported",
+                };
                 let _ = writeln!(
                     rows,
                     "<td class=\"muted\">{kind}</td><td class=\"l muted\" colspan=\"{}\">{}</td></tr>",

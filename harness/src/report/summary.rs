@@ -30,6 +30,7 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult], gate: Option<
             Status::Ok => continue,
             Status::Unsupported { reason } => ("unsupported", reason.as_str()),
             Status::Error { reason } => ("error", reason.as_str()),
+            Status::Invalid { reason } => ("invalid", reason.as_str()),
         };
         match reasons.iter_mut().find(|(k, s, _)| *k == kind && *s == reason) {
             Some(e) => e.2 += 1,

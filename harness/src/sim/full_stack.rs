@@ -344,7 +344,7 @@ fn play_and_score(
     Ok((result, received.pcm))
 }
 
-const CLIENT: usize = 0;
+pub(crate) const CLIENT: usize = 0;
 const AGENT: usize = 1;
 const SIDE_NAMES: [&str; 2] = ["client", "agent"];
 
@@ -690,7 +690,7 @@ impl Sim {
 }
 
 /// `address:port (type)` of the local candidate of the selected pair in a stats report.
-fn selected_local_candidate(report: &rtc::statistics::report::RTCStatsReport) -> Option<String> {
+pub(crate) fn selected_local_candidate(report: &rtc::statistics::report::RTCStatsReport) -> Option<String> {
     let transport = report.transport()?;
     let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(&transport.selected_candidate_pair_id) else {
         return None;
@@ -706,7 +706,7 @@ fn selected_local_candidate(report: &rtc::statistics::report::RTCStatsReport) ->
     }
 }
 
-fn codec_parameters(c: &CodecSettings) -> RTCRtpCodecParameters {
+pub(crate) fn codec_parameters(c: &CodecSettings) -> RTCRtpCodecParameters {
     let (mime_type, clock_rate, channels, fmtp) = match c.codec {
         // As browsers offer it; `usedtx` only tells the far side what to expect.
         Codec::Opus => (
@@ -777,7 +777,7 @@ fn certificate(side: usize) -> anyhow::Result<RTCCertificate> {
     Ok(RTCCertificate::generate_from_signing_key(params, scheme, Arc::new(FixedLengthSignatures(key)))?)
 }
 
-fn build_peer(
+pub(crate) fn build_peer(
     side: usize,
     codec: &RTCRtpCodecParameters,
     cfg: &FullStackConfig,
@@ -811,7 +811,7 @@ fn build_peer(
         .build(base)?)
 }
 
-fn add_host_candidate(pc: &mut RTCPeerConnection, addr: SocketAddr) -> anyhow::Result<()> {
+pub(crate) fn add_host_candidate(pc: &mut RTCPeerConnection, addr: SocketAddr) -> anyhow::Result<()> {
     let c = CandidateHostConfig {
         base_config: CandidateConfig {
             network: "udp".to_owned(),
@@ -829,7 +829,7 @@ fn add_host_candidate(pc: &mut RTCPeerConnection, addr: SocketAddr) -> anyhow::R
     Ok(())
 }
 
-fn add_audio_track(
+pub(crate) fn add_audio_track(
     pc: &mut RTCPeerConnection,
     side: usize,
     ssrc: u32,

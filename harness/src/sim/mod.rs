@@ -65,6 +65,7 @@ impl Scenario<'_> {
             call_s: self.clip.pcm.len() as f64 / f64::from(crate::clips::RATE),
             uplink: None,
             downlink: None,
+            live: None,
         }
     }
 }

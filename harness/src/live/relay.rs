@@ -1,0 +1,454 @@
+//! The userspace impairment relay: real UDP on loopback through the same impairment and NAT
+//! cores the simulator uses, in real time.
+//!
+//! The agent advertises the relay's address (`--advertise-ip`, port preserved), so every
+//! datagram of the call crosses it: client (or TURN server) → `listen` → impairment (uplink)
+//! → NAT → an upstream socket → agent, and back. Datagrams are told apart per RFC 7983; the
+//! impairment's random streams see RTP only, in order, as in the simulator, so the same seed
+//! drops the same RTP packets live and simulated. STUN, DTLS and RTCP take the profile's base
+//! delay but no random impairment.
+//!
+//! The relay measures itself: how late each delivery left against its scheduled time, and the
+//! host's load average. A run whose timer was late by more than [`MAX_TIMER_LATE_P99`] is
+//! marked invalid: the delays it shows would be the host's, not the profile's.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
+use jitterbug_core::nat::{Inbound, Nat, NatConfig, Outbound};
+use jitterbug_core::profile::Profile;
+use jitterbug_core::results::NetworkCounters;
+use jitterbug_core::time::Timestamp;
+use serde::Serialize;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::sim::path::{IP_UDP_OVERHEAD, LossTally};
+
+/// Timer lateness (99th percentile) beyond which a live run says nothing about the network.
+pub const MAX_TIMER_LATE_P99: Duration = Duration::from_millis(4);
+
+/// RFC 7983 demultiplexing by the first byte (and RTCP by the payload type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Stun,
+    Dtls,
+    Rtp,
+    Rtcp,
+    Other,
+}
+
+pub fn classify(b: &[u8]) -> Kind {
+    match b.first() {
+        Some(0..=3) => Kind::Stun,
+        Some(20..=63) => Kind::Dtls,
+        Some(128..=191) if b.len() >= 2 && (192..=223).contains(&b[1]) => Kind::Rtcp,
+        Some(128..=191) => Kind::Rtp,
+        _ => Kind::Other,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Where clients send: the agent's advertised address (same port as the agent's socket).
+    pub listen: SocketAddr,
+    /// The agent's real media address.
+    pub upstream: SocketAddr,
+    /// Address the relay's upstream sockets bind to (the client NAT's public side).
+    pub upstream_ip: IpAddr,
+    pub profile: Profile,
+    pub seed: u64,
+}
+
+/// Datagram counts per kind and direction.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindCounts {
+    pub stun: u64,
+    pub dtls: u64,
+    pub rtp: u64,
+    pub rtcp: u64,
+    pub other: u64,
+}
+
+impl KindCounts {
+    fn add(&mut self, k: Kind) {
+        *match k {
+            Kind::Stun => &mut self.stun,
+            Kind::Dtls => &mut self.dtls,
+            Kind::Rtp => &mut self.rtp,
+            Kind::Rtcp => &mut self.rtcp,
+            Kind::Other => &mut self.other,
+        } += 1;
+    }
+}
+
+/// How the relay's own clock kept up.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TimerHealth {
+    pub deliveries: u64,
+    pub late_p50_ms: f64,
+    pub late_p99_ms: f64,
+    pub late_max_ms: f64,
+    /// 1-minute load average at the start and the end, and the CPUs it is out of.
+    pub loadavg_start: Option<f64>,
+    pub loadavg_end: Option<f64>,
+    pub cpus: usize,
+    /// `None` when the run is valid; otherwise why not.
+    pub invalid: Option<String>,
+}
+
+/// What a relay saw and did, for the result and the test assertions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RelayReport {
+    pub received_uplink: KindCounts,
+    pub received_downlink: KindCounts,
+    /// RTP through the impairment, per direction (same counters as the simulator's).
+    pub rtp_uplink: NetworkCounters,
+    pub rtp_downlink: NetworkCounters,
+    /// Distinct (SSRC, sequence) RTP packets seen per direction.
+    pub rtp_distinct_uplink: u64,
+    pub rtp_distinct_downlink: u64,
+    pub nat_drops: u64,
+    pub nat_bindings: usize,
+    pub timer: TimerHealth,
+    #[serde(skip)]
+    pub capture: Vec<CapturedDatagram>,
+}
+
+/// One datagram as it left the relay (for the pcap).
+#[derive(Debug, Clone)]
+pub struct CapturedDatagram {
+    pub at: Duration,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+pub struct Relay {
+    pub listen: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<RelayReport>,
+}
+
+impl Relay {
+    /// Binds the relay and starts forwarding.
+    pub async fn start(config: RelayConfig) -> std::io::Result<Relay> {
+        let socket = Arc::new(UdpSocket::bind(config.listen).await?);
+        let listen = socket.local_addr()?;
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(run(config, socket, stop_rx));
+        Ok(Relay { listen, stop: Some(stop_tx), task })
+    }
+
+    /// Stops forwarding (what is still in flight is dropped) and returns the report.
+    pub async fn finish(mut self) -> RelayReport {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap_or_default()
+    }
+}
+
+/// Which socket a datagram leaves from.
+#[derive(Debug, Clone)]
+enum Via {
+    Listen,
+    Upstream(Arc<UdpSocket>),
+}
+
+struct Pending {
+    at: Instant,
+    order: u64,
+    via: Via,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.order) == (o.at, o.order)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.at, o.order).cmp(&(self.at, self.order))
+    }
+}
+
+/// An upstream socket standing for one NAT binding.
+struct Binding {
+    socket: Arc<UdpSocket>,
+    /// The NAT model's public address for it.
+    public: SocketAddr,
+}
+
+struct State {
+    config: RelayConfig,
+    start: Instant,
+    listen: Arc<UdpSocket>,
+    imp: [Impairment; 2],
+    /// Control traffic: the profile's base delay, nothing random.
+    control_delay: [Duration; 2],
+    nat: Option<Nat>,
+    bindings: HashMap<SocketAddr, Binding>,
+    by_public: HashMap<SocketAddr, SocketAddr>,
+    heap: BinaryHeap<Pending>,
+    order: u64,
+    report: RelayReport,
+    tally: [LossTally; 2],
+    distinct: [HashSet<(u32, u16)>; 2],
+    lateness: Vec<f64>,
+    upstream_rx: mpsc::UnboundedSender<(SocketAddr, SocketAddr, Vec<u8>)>,
+}
+
+const UP: usize = 0;
+const DOWN: usize = 1;
+
+impl State {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_nanos(self.start.elapsed().as_nanos() as u64)
+    }
+
+    fn schedule(&mut self, dir: usize, kind: Kind, via: Via, to: SocketAddr, bytes: Vec<u8>) {
+        let now = self.now();
+        let t0 = Instant::now();
+        if kind != Kind::Rtp {
+            self.push(t0 + self.control_delay[dir], via, to, bytes);
+            return;
+        }
+        if bytes.len() >= 12 {
+            let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
+            let ssrc = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+            self.distinct[dir].insert((ssrc, seq));
+        }
+        let outcome = self.imp[dir].on_packet(now, PacketMeta { size: bytes.len() as u32 + IP_UDP_OVERHEAD });
+        self.tally[dir].record(&outcome);
+        if let Outcome::Delivered { .. } = outcome {
+            for d in outcome.deliveries() {
+                let mut copy = bytes.clone();
+                if let Some(bit) = d.corruption {
+                    let b = bit.bit as usize;
+                    if b / 8 >= copy.len() {
+                        continue; // the UDP checksum would drop it
+                    }
+                    copy[b / 8] ^= 1 << (b % 8);
+                }
+                let after = d.at.saturating_since(now);
+                self.push(t0 + after, via.clone(), to, copy);
+            }
+        }
+    }
+
+    fn push(&mut self, at: Instant, via: Via, to: SocketAddr, bytes: Vec<u8>) {
+        self.order += 1;
+        self.heap.push(Pending { at, order: self.order, via, to, bytes });
+    }
+
+    async fn from_client(&mut self, from: SocketAddr, bytes: Vec<u8>) {
+        let kind = classify(&bytes);
+        self.report.received_uplink.add(kind);
+        let now = self.now();
+        let upstream = self.config.upstream;
+        let public = match &mut self.nat {
+            None => from,
+            Some(nat) => match nat.outbound(now, from, upstream) {
+                Outbound::Forward { src, .. } => src,
+                Outbound::Hairpin { .. } | Outbound::Drop(_) => {
+                    self.report.nat_drops += 1;
+                    return;
+                }
+            },
+        };
+        let socket = match self.bindings.get(&public) {
+            Some(b) => b.socket.clone(),
+            None => match self.bind_upstream(public).await {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        self.schedule(UP, kind, Via::Upstream(socket), upstream, bytes);
+    }
+
+    async fn bind_upstream(&mut self, public: SocketAddr) -> Option<Arc<UdpSocket>> {
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(self.config.upstream_ip, 0)).await.ok()?);
+        let local = socket.local_addr().ok()?;
+        let reader = socket.clone();
+        let tx = self.upstream_rx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            while let Ok((n, from)) = reader.recv_from(&mut buf).await {
+                if tx.send((local, from, buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        });
+        self.by_public.insert(local, public);
+        self.bindings.insert(public, Binding { socket: socket.clone(), public });
+        Some(socket)
+    }
+
+    fn from_agent(&mut self, local: SocketAddr, from: SocketAddr, bytes: Vec<u8>) {
+        let kind = classify(&bytes);
+        self.report.received_downlink.add(kind);
+        let Some(&public) = self.by_public.get(&local) else { return };
+        let now = self.now();
+        let client = match &mut self.nat {
+            None => public,
+            Some(nat) => match nat.inbound(now, from, public) {
+                Inbound::Forward { dst } => dst,
+                Inbound::Drop(_) => {
+                    self.report.nat_drops += 1;
+                    return;
+                }
+            },
+        };
+        debug_assert!(self.bindings.get(&public).is_some_and(|b| b.public == public));
+        self.schedule(DOWN, kind, Via::Listen, client, bytes);
+    }
+
+    async fn deliver_due(&mut self) {
+        let now = Instant::now();
+        while self.heap.peek().is_some_and(|p| p.at <= now) {
+            let p = self.heap.pop().expect("peeked");
+            self.lateness.push(now.saturating_duration_since(p.at).as_secs_f64() * 1e3);
+            let socket = match &p.via {
+                Via::Listen => &self.listen,
+                Via::Upstream(s) => s,
+            };
+            let src = socket.local_addr().unwrap_or(self.config.listen);
+            if socket.send_to(&p.bytes, p.to).await.is_ok() {
+                self.report.capture.push(CapturedDatagram {
+                    at: now.duration_since(self.start),
+                    src,
+                    dst: p.to,
+                    bytes: p.bytes,
+                });
+            }
+        }
+    }
+}
+
+async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Receiver<()>) -> RelayReport {
+    let setup = config.profile.nat;
+    let nat = NatConfig::for_type(setup.client).map(|c| {
+        let c = NatConfig {
+            port_preservation: setup.port_preservation,
+            hairpinning: setup.hairpinning,
+            binding_lifetime: Duration::from_secs_f64(setup.binding_lifetime_s),
+            ..c
+        };
+        Nat::new(c, config.upstream_ip, config.seed)
+    });
+    let base = |d: &jitterbug_core::profile::DirectionSpec| d.base.delay.ms.duration();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut st = State {
+        imp: [
+            Impairment::new(&config.profile.uplink, config.seed, Direction::Uplink),
+            Impairment::new(&config.profile.downlink, config.seed, Direction::Downlink),
+        ],
+        control_delay: [base(&config.profile.uplink), base(&config.profile.downlink)],
+        nat,
+        config,
+        start: Instant::now(),
+        listen: listen.clone(),
+        bindings: HashMap::new(),
+        by_public: HashMap::new(),
+        heap: BinaryHeap::new(),
+        order: 0,
+        report: RelayReport::default(),
+        tally: Default::default(),
+        distinct: Default::default(),
+        lateness: Vec::new(),
+        upstream_rx: tx,
+    };
+    let loadavg_start = loadavg();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let next = st.heap.peek().map(|p| p.at);
+        tokio::select! {
+            _ = &mut stop => break,
+            r = listen.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    st.from_client(from, buf[..n].to_vec()).await;
+                }
+            }
+            Some((local, from, bytes)) = rx.recv() => st.from_agent(local, from, bytes),
+            _ = sleep_until(next) => {}
+        }
+        st.deliver_due().await;
+    }
+    finish(st, loadavg_start)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn finish(mut st: State, loadavg_start: Option<f64>) -> RelayReport {
+    let mut late = std::mem::take(&mut st.lateness);
+    late.sort_by(f64::total_cmp);
+    let q = |p: f64| if late.is_empty() { 0.0 } else { late[((late.len() - 1) as f64 * p).round() as usize] };
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut timer = TimerHealth {
+        deliveries: late.len() as u64,
+        late_p50_ms: q(0.5),
+        late_p99_ms: q(0.99),
+        late_max_ms: late.last().copied().unwrap_or(0.0),
+        loadavg_start,
+        loadavg_end: loadavg(),
+        cpus,
+        invalid: None,
+    };
+    if timer.late_p99_ms > MAX_TIMER_LATE_P99.as_secs_f64() * 1e3 {
+        timer.invalid = Some(format!(
+            "relay timer late by {:.1} ms at p99 (limit {} ms); load average {:.2} on {cpus} CPUs: the host, not the profile, shaped this run",
+            timer.late_p99_ms,
+            MAX_TIMER_LATE_P99.as_millis(),
+            timer.loadavg_end.unwrap_or(f64::NAN)
+        ));
+    }
+    let [up, down] = std::mem::take(&mut st.tally);
+    let mut report = std::mem::take(&mut st.report);
+    report.rtp_uplink = up.finish();
+    report.rtp_downlink = down.finish();
+    report.rtp_distinct_uplink = st.distinct[UP].len() as u64;
+    report.rtp_distinct_downlink = st.distinct[DOWN].len() as u64;
+    report.nat_bindings = st.bindings.len();
+    report.timer = timer;
+    report
+}
+
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7983_demultiplexing() {
+        assert_eq!(classify(&[0x00, 0x01]), Kind::Stun);
+        assert_eq!(classify(&[22, 0xfe, 0xfd]), Kind::Dtls);
+        assert_eq!(classify(&[0x80, 111]), Kind::Rtp);
+        assert_eq!(classify(&[0x80, 0x80 | 111]), Kind::Rtp, "marker bit set");
+        assert_eq!(classify(&[0x81, 200]), Kind::Rtcp, "sender report");
+        assert_eq!(classify(&[0x81, 205]), Kind::Rtcp, "transport feedback");
+        assert_eq!(classify(&[255]), Kind::Other);
+    }
+}
