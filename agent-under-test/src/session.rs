@@ -86,7 +86,8 @@ struct TraceState {
     conversation: ConversationCounters,
     turns: Vec<Turn>,
     tick_late_max_ms: f64,
-    ticks_late_over_5ms: u64,
+    /// Media ticks that missed their deadline by a whole tick (an audio device would underrun).
+    ticks_missed: u64,
     closed_ms: Option<f64>,
 }
 
@@ -509,7 +510,7 @@ impl MediaLoop {
         let late_ms = late.as_secs_f64() * 1e3;
         let mut s = self.shared.state();
         s.tick_late_max_ms = s.tick_late_max_ms.max(late_ms);
-        s.ticks_late_over_5ms += u64::from(late_ms > 5.0);
+        s.ticks_missed += u64::from(late >= TICK);
         drop(s);
         self.publish();
     }

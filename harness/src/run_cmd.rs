@@ -273,6 +273,9 @@ pub fn write_report(results: &Path, output: &Path, baseline: Option<&Path>) -> a
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|t| serde_json::from_str(&t).ok());
     let gate = baseline.map(|b| crate::gate_cmd::gate(b, &scenarios, &[])).transpose()?;
-    let html = crate::report::render(&scenarios, run.as_ref(), gate.as_ref());
+    let results_dir = results.parent().unwrap_or(Path::new("."));
+    let report_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let media = crate::report::media::prepare(&scenarios, results_dir, report_dir);
+    let html = crate::report::render(&scenarios, run.as_ref(), gate.as_ref(), &media);
     std::fs::write(output, html).with_context(|| format!("writing {}", output.display()))
 }

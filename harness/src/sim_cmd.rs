@@ -57,8 +57,13 @@ fn media_path(scenario: &Scenario<'_>, out: &Path) -> anyhow::Result<ScenarioRes
     write_json(&out.join("result.json"), &output.result)?;
     wav::write_i16(&out.join("degraded.wav"), &output.downlink_audio, 48_000)?;
     wav::write_i16(&out.join("degraded-uplink.wav"), &output.uplink_audio, 48_000)?;
-    let frames: Vec<pcap::Frame<'_>> = output
-        .capture
+    write_capture(&out.join("capture.pcap"), &output.capture)?;
+    Ok(output.result)
+}
+
+/// A simulated capture as pcap: the media path's RTP between the documentation addresses.
+pub fn write_capture(path: &Path, capture: &[sim::Captured]) -> anyhow::Result<()> {
+    let frames: Vec<pcap::Frame<'_>> = capture
         .iter()
         .map(|c| {
             let (src, dst) = match c.direction {
@@ -68,6 +73,5 @@ fn media_path(scenario: &Scenario<'_>, out: &Path) -> anyhow::Result<ScenarioRes
             pcap::Frame { at: c.at.saturating_since(Default::default()), src, dst, payload: &c.bytes }
         })
         .collect();
-    pcap::write(&out.join("capture.pcap"), &frames)?;
-    Ok(output.result)
+    pcap::write(path, &frames)
 }

@@ -53,7 +53,7 @@ fn cell<'a>(html: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn self_contained_with_every_section() {
-    let html = render(small_run(), Some(&run_json()), None);
+    let html = render(small_run(), Some(&run_json()), None, &[]);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.trim_end().ends_with("</html>"));
     assert!(html.contains("<svg"), "no inline chart");
@@ -99,7 +99,7 @@ fn heatmap_cells_are_the_mean_and_coloured() {
     let worst = |r: &ScenarioResult| r.uplink.as_ref().unwrap().stoi.min(r.downlink.as_ref().unwrap().stoi);
     let expected = (worst(&results[0]) + 0.5) / 2.0;
     results.push(extra);
-    let html = render(&results, None, None);
+    let html = render(&results, None, None, &[]);
     assert_eq!(cell(&html, &format!("{p}|{q}")), format!("{expected:.3}"));
     // Fixed scale: STOI 1.0 is green (hue 120), 0.5 red (hue 0).
     let mut perfect = results[0].clone();
@@ -108,7 +108,7 @@ fn heatmap_cells_are_the_mean_and_coloured() {
         d.stoi = 1.0;
         d.mouth_to_ear_p95_ms = 600.0;
     }
-    let html = render(&[perfect], None, None);
+    let html = render(&[perfect], None, None, &[]);
     let q = &results[0].preset;
     assert!(html.contains(&format!("data-cell=\"perfect|{q}\" style=\"background:hsl(120,")), "STOI 1.0 not green");
     let m2e = html.match_indices(&format!("data-cell=\"perfect|{q}\" style=\"background:hsl(0,")).count();
@@ -124,7 +124,7 @@ fn escapes_text() {
     bad.status = Status::Unsupported { reason: "needs <browser> & 'chrome'".into() };
     bad.uplink = None;
     bad.downlink = None;
-    let html = render(&[r, bad], None, None);
+    let html = render(&[r, bad], None, None, &[]);
     assert!(!html.contains("<b>"), "unescaped markup");
     assert!(html.contains("evil&lt;b&gt;&amp;/id"));
     assert!(html.contains("evil&lt;b&gt;&amp;&quot;x&quot;"));
@@ -146,7 +146,7 @@ fn gate_verdict_and_regressions_worst_first() {
         ],
     };
     let gate = Gate { comparisons: BTreeMap::from([("sim".to_string(), comparison)]) };
-    let html = render(small_run(), None, Some(&gate));
+    let html = render(small_run(), None, Some(&gate), &[]);
     assert!(html.contains("FAIL"), "failing gate not shown");
     let (worst, slight) = (html.find("c/worst").unwrap(), html.find("b/slight").unwrap());
     assert!(worst < slight, "regressions not worst first");
@@ -159,7 +159,7 @@ fn gate_verdict_and_regressions_worst_first() {
             Comparison { rows: vec![row("a/ok", "uplink.stoi", Verdict::Pass)] },
         )]),
     };
-    let html = render(small_run(), None, Some(&pass));
+    let html = render(small_run(), None, Some(&pass), &[]);
     assert!(html.contains("PASS") && !html.contains("FAIL"));
 }
 
@@ -176,7 +176,7 @@ fn kpi_thresholds_mark_cells() {
     bad.id = "bad/one".into();
     bad.downlink.as_mut().unwrap().mouth_to_ear_p95_ms = 450.0;
     bad.downlink.as_mut().unwrap().mos = 2.9;
-    let html = render(&[r, bad], None, None);
+    let html = render(&[r, bad], None, None, &[]);
     assert!(html.contains("<td class=\"y\">120</td>"));
     assert!(html.contains("<td class=\"n\">450</td>"), "p95 over 300 ms passes");
     assert!(html.contains("<td class=\"n\">2.90</td>"), "MOS under 3.5 passes");
@@ -199,12 +199,74 @@ fn size_scales_linearly_and_stays_small() {
             })
             .collect()
     };
-    let small = render(&grow(1), Some(&run_json()), None).len();
-    let big = render(&grow(48), Some(&run_json()), None).len();
+    let small = render(&grow(1), Some(&run_json()), None, &[]).len();
+    let big = render(&grow(48), Some(&run_json()), None, &[]).len();
     let per = (big - small) as f64 / (47 * base.len()) as f64;
     assert!(small < 40_000, "small report {small} bytes");
     assert!(per > 50.0 && per < 1_500.0, "{per} bytes per extra scenario");
     // 768 scenarios stay well under 3 MB.
     assert!(small as f64 + 768.0 * per < 3e6);
     eprintln!("small report: {small} bytes; {per:.0} bytes per extra scenario");
+}
+
+#[test]
+fn worst_calls_get_audio_captures_and_a_buffer_timeline_beside_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.json");
+    jitterbug::run_cmd::write_json(&results, &jitterbug_core::results::Results::new(small_run().to_vec())).unwrap();
+    let html_path = dir.path().join("report.html");
+    jitterbug::run_cmd::write_report(&results, &html_path, None).unwrap();
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    // The three lowest-STOI scenarios: re-simulated, their files next to the report.
+    for k in 1..=3 {
+        for f in ["reference.wav", "degraded.wav", "capture.pcap"] {
+            let rel = format!("report-media/{k}-{f}");
+            assert!(dir.path().join(&rel).is_file(), "{rel} missing");
+            assert!(html.contains(&format!("\"{rel}\"")), "{rel} not linked");
+        }
+    }
+    assert_eq!(html.matches("<audio controls").count(), 6);
+    assert!(html.contains("aria-label=\"jitter buffer over time\""));
+    // The worst is a loss-random-10 call, and its re-simulation concealed something.
+    let worst = &html[html.find("id=\"worst\"").unwrap()..];
+    assert!(worst.contains("loss-random-10/"), "worst calls start with a lossy one");
+    assert!(worst.contains("fill=\"#e15759\" fill-opacity"), "concealment bars drawn");
+}
+
+#[test]
+fn live_results_get_the_latency_budget_and_table_10_rates() {
+    use jitterbug_core::results::{LiveInfo, Percentiles, StageTimes};
+    let mut live = small_run()[0].clone();
+    live.backend = "live".into();
+    live.id = live.id.replace("/sim/", "/live/");
+    let m2e = live.uplink.as_ref().unwrap().mouth_to_ear_ms;
+    live.live = Some(LiveInfo {
+        setup_ms: Some(205.0),
+        candidate_type: Some("relay".into()),
+        turn_used: true,
+        disconnects: 0,
+        transit_uplink_ms: Some(Percentiles { p50: 20.0, p95: 22.0 }),
+        transit_downlink_ms: Some(Percentiles { p50: 20.0, p95: 22.0 }),
+        voice_to_voice_ms: vec![1050.0],
+        voice_to_voice_median_ms: Some(1050.0),
+        turns: 2,
+        turns_answered: 2,
+        stages_ms: Some(StageTimes { end_of_turn: 600.0, asr: 100.0, agent: 100.0, tts_first_audio: 80.0 }),
+        ..Default::default()
+    });
+    let mut failed = live.clone();
+    failed.id = failed.id.replace("/1", "/2");
+    failed.seed = 2;
+    failed.live = None;
+    failed.uplink = None;
+    failed.downlink = None;
+    failed.status = Status::Error { reason: "not connected after 20s".into() };
+    let html = render(&[live, failed], None, None, &[]);
+    let budget = &html[html.find("id=\"budget\"").expect("budget section")..];
+    assert!(budget.contains("<title>ASR: 100 ms</title>"), "ASR stage bar");
+    assert!(budget.contains(&format!("<title>buffer + decode up: {:.0} ms</title>", (m2e - 20.0).max(0.0))));
+    assert!(budget.contains("measured voice-to-voice 1050 ms"));
+    assert!(html.contains("<td class=\"l\">setup failure rate</td><td class=\"fail\">50.0 % (1 of 2)</td>"), "setup failures");
+    assert!(html.contains("<td class=\"l\">TURN usage rate</td><td>100.0 % (1 of 1)</td>"));
+    assert!(html.contains("voice-to-voice p95</td><td class=\"fail\">1050 ms</td>"), "1050 ms is over 800");
 }

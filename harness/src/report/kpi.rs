@@ -14,6 +14,8 @@ pub const EFFECTIVE_LOSS_MAX: f64 = 0.03;
 pub const CONCEALMENT_MAX: f64 = 0.05;
 /// The E-model MOS must reach this.
 pub const MOS_MIN: f64 = 3.5;
+/// Seed table 10: end-to-end (voice-to-voice) latency p95 under about 800 ms.
+pub const V2V_MAX_MS: f64 = 800.0;
 
 /// A column: worst-direction value, how to print it, and its threshold check if any.
 struct Col {
@@ -21,6 +23,31 @@ struct Col {
     value: fn(&ScenarioResult) -> Option<f64>,
     show: fn(f64) -> String,
     pass: Option<fn(f64) -> bool>,
+}
+
+/// Columns only live calls fill (seed table 10: setup, TURN usage, disconnects, e2e latency).
+fn live_cols() -> [Col; 4] {
+    [
+        Col { head: "setup (ms)", value: |r| r.live.as_ref()?.setup_ms, show: |v| format!("{v:.0}"), pass: None },
+        Col {
+            head: "voice-to-voice (ms)",
+            value: |r| r.live.as_ref()?.voice_to_voice_median_ms,
+            show: |v| format!("{v:.0}"),
+            pass: Some(|v| v < V2V_MAX_MS),
+        },
+        Col {
+            head: "path",
+            value: |r| r.live.as_ref().map(|l| f64::from(u8::from(l.turn_used))),
+            show: |v| if v > 0.0 { "TURN".into() } else { "direct".into() },
+            pass: None,
+        },
+        Col {
+            head: "disconnects",
+            value: |r| r.live.as_ref().map(|l| l.disconnects as f64),
+            show: |v| format!("{v:.0}"),
+            pass: Some(|v| v == 0.0),
+        },
+    ]
 }
 
 fn cols() -> [Col; 6] {
@@ -64,7 +91,11 @@ fn pct(v: f64) -> String {
 }
 
 pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
-    let cols = cols();
+    let mut cols: Vec<Col> = cols().into_iter().collect();
+    let live = results.iter().any(|r| r.live.is_some() || r.backend == "live");
+    if live {
+        cols.extend(live_cols());
+    }
     // Rows first, so the heading can say how many scenarios fail a threshold.
     let mut rows = String::with_capacity(results.len() * 360);
     let mut failing = 0;
@@ -113,9 +144,13 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
             }
         }
     }
+    out.push_str("<h2 id=\"kpi\">KPIs per scenario</h2>\n");
+    if live {
+        rates(out, results);
+    }
     let _ = write!(
         out,
-        "<h2 id=\"kpi\">KPIs per scenario</h2>\n<p>{failing} of {} scenarios miss at least one threshold.</p>\n\
+        "<p>{failing} of {} scenarios miss at least one threshold.</p>\n\
          <table class=\"kpi\">\n<caption>Each value is the worse of uplink and downlink. Thresholds: mouth-to-ear p95 \
          &lt; {M2E_P95_MAX_MS:.0} ms (network side, before any agent think time); effective loss (frames missing at \
          playout after FEC) &lt; {:.0} %; concealment (concealed non-DTX samples over samples played) &lt; {:.0} %; \
@@ -132,4 +167,48 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
     out.push_str("</tr>\n");
     out.push_str(&rows);
     out.push_str("</table>\n");
+    if live {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Live columns: setup is offer → connected; voice-to-voice the median over the call's \
+             turns (the user's last speech sample sent → the agent's first speech sample heard), threshold \
+             {V2V_MAX_MS:.0} ms (seed table 10, end-to-end p95); path is the client's selected candidate (TURN relay \
+             or direct); disconnects are departures from `connected` during the call (threshold 0).</p>"
+        );
+    }
+}
+
+/// Seed table 10's rates over the live calls: setup failures, TURN usage, disconnects.
+fn rates(out: &mut String, results: &[ScenarioResult]) {
+    let live: Vec<&ScenarioResult> = results.iter().filter(|r| r.backend == "live").collect();
+    let attempted: Vec<&&ScenarioResult> =
+        live.iter().filter(|r| !matches!(r.status, Status::Unsupported { .. })).collect();
+    let connected: Vec<&&ScenarioResult> = attempted.iter().copied().filter(|r| r.live.is_some()).collect();
+    let rate = |k: usize, n: usize| {
+        if n == 0 { "–".to_string() } else { format!("{:.1} % ({k} of {n})", k as f64 * 100.0 / n as f64) }
+    };
+    let failed = attempted.len() - connected.len();
+    let turn = connected.iter().filter(|r| r.live.as_ref().is_some_and(|l| l.turn_used)).count();
+    let dropped = connected.iter().filter(|r| r.live.as_ref().is_some_and(|l| l.disconnects > 0)).count();
+    let mut v2v: Vec<f64> = connected.iter().filter_map(|r| r.live.as_ref()?.voice_to_voice_median_ms).collect();
+    v2v.sort_by(f64::total_cmp);
+    let p95 = v2v.get(((v2v.len() as f64 - 1.0) * 0.95).round().max(0.0) as usize).copied();
+    let _ = writeln!(
+        out,
+        "<table>\n<caption>Seed table 10 over the live calls of this run. Setup failure: a call attempted \
+         (not unsupported here) that never connected. TURN usage: connected calls whose selected pair is relayed. \
+         Disconnect: a connected call that left `connected`.</caption>\n\
+         <tr><th class=\"l\">KPI</th><th>value</th><th class=\"l\">guidance</th></tr>\n\
+         <tr><td class=\"l\">setup failure rate</td><td{}>{}</td><td class=\"l\">near zero</td></tr>\n\
+         <tr><td class=\"l\">TURN usage rate</td><td>{}</td><td class=\"l\">as low as feasible</td></tr>\n\
+         <tr><td class=\"l\">disconnect rate</td><td{}>{}</td><td class=\"l\">near zero</td></tr>\n\
+         <tr><td class=\"l\">voice-to-voice p95</td><td{}>{}</td><td class=\"l\">under ~{V2V_MAX_MS:.0} ms</td></tr>\n</table>",
+        if failed > 0 { " class=\"fail\"" } else { "" },
+        rate(failed, attempted.len()),
+        rate(turn, connected.len()),
+        if dropped > 0 { " class=\"fail\"" } else { "" },
+        rate(dropped, connected.len()),
+        if p95.is_some_and(|v| v >= V2V_MAX_MS) { " class=\"fail\"" } else { "" },
+        p95.map_or("–".into(), |v| format!("{v:.0} ms")),
+    );
 }

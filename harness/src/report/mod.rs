@@ -3,11 +3,14 @@
 //! and delay per profile × preset, mouth-to-ear CDFs per profile, a KPI table per scenario with
 //! pass/fail thresholds, and the run's environment.
 
+mod budget;
 mod cdf;
 mod env;
 mod heatmap;
 mod kpi;
+pub mod media;
 mod summary;
+mod worst;
 
 use std::fmt::Write;
 
@@ -19,8 +22,13 @@ use crate::gate_cmd::Gate;
 const CSS: &str = include_str!("../../../reports/templates/report.css");
 
 /// Renders the whole report. `run` is `run.json` when present; `gate` the comparison against
-/// the golden baselines when one was made.
-pub fn render(results: &[ScenarioResult], run: Option<&serde_json::Value>, gate: Option<&Gate>) -> String {
+/// the golden baselines when one was made; `media` the worst calls' files ([`media::prepare`]).
+pub fn render(
+    results: &[ScenarioResult],
+    run: Option<&serde_json::Value>,
+    gate: Option<&Gate>,
+    media: &[media::CallMedia],
+) -> String {
     let mut out = String::with_capacity(64 * 1024 + results.len() * 700);
     let title = match run.and_then(|r| r.get("run_id")).and_then(|v| v.as_str()) {
         Some(id) => format!("Jitterbug report — {id}"),
@@ -36,7 +44,9 @@ pub fn render(results: &[ScenarioResult], run: Option<&serde_json::Value>, gate:
     summary::render(&mut out, results, gate);
     heatmap::render(&mut out, results);
     cdf::render(&mut out, results);
+    budget::render(&mut out, results);
     kpi::render(&mut out, results);
+    worst::render(&mut out, media);
     env::render(&mut out, run);
     out.push_str("</body>\n</html>\n");
     out

@@ -86,6 +86,8 @@ pub struct SimOutput {
     pub downlink_audio: Vec<i16>,
     /// Every delivered copy in both directions, in arrival order.
     pub capture: Vec<Captured>,
+    /// The user's jitter buffer (downlink) over the call.
+    pub downlink_timeline: Vec<receiver::JbPoint>,
 }
 
 /// Runs one scenario. Failures inside (a codec or metric error) become `status: error`.
@@ -93,11 +95,15 @@ pub fn run(s: &Scenario<'_>, cache: &mut EncodeCache) -> SimOutput {
     let mut result = s.blank_result("sim");
     let mut audio = [Vec::new(), Vec::new()];
     let mut capture = Vec::new();
+    let mut downlink_timeline = Vec::new();
     let dirs = [(Direction::Uplink, &s.profile.uplink), (Direction::Downlink, &s.profile.downlink)];
     for (k, (dir, spec)) in dirs.into_iter().enumerate() {
         match direction(s, dir, spec, cache) {
-            Ok((r, pcm, cap)) => {
+            Ok((r, pcm, cap, timeline)) => {
                 audio[k] = pcm;
+                if dir == Direction::Downlink {
+                    downlink_timeline = timeline;
+                }
                 capture.extend(cap);
                 match dir {
                     Direction::Uplink => result.uplink = Some(r),
@@ -114,7 +120,7 @@ pub fn run(s: &Scenario<'_>, cache: &mut EncodeCache) -> SimOutput {
     }
     capture.sort_by_key(|c| c.at);
     let [uplink_audio, downlink_audio] = audio;
-    SimOutput { result, uplink_audio, downlink_audio, capture }
+    SimOutput { result, uplink_audio, downlink_audio, capture, downlink_timeline }
 }
 
 fn direction(
@@ -122,7 +128,7 @@ fn direction(
     dir: Direction,
     spec: &DirectionSpec,
     cache: &mut EncodeCache,
-) -> anyhow::Result<(DirectionResult, Vec<i16>, Vec<Captured>)> {
+) -> anyhow::Result<(DirectionResult, Vec<i16>, Vec<Captured>, Vec<receiver::JbPoint>)> {
     let codec = &s.preset.codec;
     let frame = Duration::from_millis(u64::from(codec.frame_ms.millis()));
     let tail_frames = TAIL.as_millis().div_ceil(frame.as_millis()) as usize;
@@ -137,7 +143,7 @@ fn direction(
     let mut received = play(s, &sent, &arrivals)?;
     let result = score_direction(s, spec, &received, network)?;
     let capture = arrivals.into_iter().map(|a| Captured { at: a.at, direction: dir, bytes: a.bytes }).collect();
-    Ok((result, std::mem::take(&mut received.pcm), capture))
+    Ok((result, std::mem::take(&mut received.pcm), capture, std::mem::take(&mut received.timeline)))
 }
 
 /// What the receiver played from `arrivals` (copies of `sent`), with its decoder's delay.

@@ -14,6 +14,22 @@ pub struct Received {
     pub stats: JitterBufferStats,
     /// Algorithmic delay of the decoder chain (codec lookahead, resampling), ms.
     pub codec_delay_ms: f64,
+    /// The buffer over time, one point per [`TIMELINE_STEP_MS`].
+    pub timeline: Vec<JbPoint>,
+}
+
+/// Spacing of [`Received::timeline`] points.
+pub const TIMELINE_STEP_MS: u64 = 100;
+
+/// The jitter buffer at one moment of a call (what the report plots for a chosen call).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct JbPoint {
+    pub t_ms: u64,
+    /// The delay the buffer steers towards, and what it holds, ms.
+    pub target_ms: f64,
+    pub level_ms: f64,
+    /// Share of the samples played in the step that were concealed.
+    pub concealed: f64,
 }
 
 /// Plays `arrivals` through a jitter buffer until `until`.
@@ -30,8 +46,20 @@ pub fn receive(
     let ticks = until.as_nanos().div_ceil(10_000_000);
     let mut pcm = Vec::with_capacity(ticks as usize * BLOCK);
     let mut next = 0;
+    let mut timeline = Vec::with_capacity((ticks / 10) as usize + 1);
+    let mut concealed_at_step = 0;
     for tick in 0..ticks {
         let now = Timestamp::from_millis(tick * 10);
+        if (tick * 10).is_multiple_of(TIMELINE_STEP_MS) {
+            let c = jb.stats().concealed_samples;
+            timeline.push(JbPoint {
+                t_ms: tick * 10,
+                target_ms: jb.target_delay_ms(),
+                level_ms: jb.buffer_level_ms(),
+                concealed: (c - concealed_at_step) as f64 / (TIMELINE_STEP_MS as f64 * 48.0),
+            });
+            concealed_at_step = c;
+        }
         while next < arrivals.len() && arrivals[next].at <= now {
             let a = &arrivals[next];
             if a.corrupted {
@@ -54,5 +82,5 @@ pub fn receive(
         }
         pcm.extend(jb.pull(now));
     }
-    Received { pcm, stats: *jb.stats(), codec_delay_ms }
+    Received { pcm, stats: *jb.stats(), codec_delay_ms, timeline }
 }
