@@ -161,6 +161,16 @@ async fn turn_profile_relays_through_coturn_promptly() {
     assert_eq!(live.candidate_type.as_deref(), Some("relay"), "{live:?}");
     assert!(live.turn_used);
     assert!(up(&relayed).stoi >= 0.9 && down(&relayed).stoi >= 0.9);
+    // Our client flushes relay writes at once: relayed RTP transit stays at the path's delay
+    // (compare turn_stock_driver.rs: the stock async driver's uplink p95 is about 19 ms).
+    let transit = live.transit_uplink_ms.expect("uplink transit");
+    eprintln!(
+        "native client via TURN: uplink transit p50 {:.2} ms, p95 {:.2} ms, setup {:?} ms",
+        transit.p50, transit.p95, live.setup_ms
+    );
+    let path_ms = Profiles::new(None).get("nat-symmetric-turn").unwrap().uplink.base.delay.ms.ms();
+    assert!(transit.p95 - path_ms < 5.0, "relayed uplink transit p95 {} ms on a {path_ms} ms path", transit.p95);
+    assert!(live.setup_ms.is_some_and(|ms| ms < 1500.0), "no 2 s relay acceptance wait for a relay-only client");
     // The same 20 ms path without NAT or TURN: the relayed path adds little (our client
     // flushes relay writes at once; the stock async driver adds 200-400 ms here).
     let dir = tempfile::tempdir().unwrap();

@@ -126,7 +126,11 @@ impl NativeClient {
         let created = Instant::now();
         let socket = UdpSocket::bind(plan.bind).await.with_context(|| format!("binding {}", plan.bind))?;
         let local = socket.local_addr()?;
-        let cfg = FullStackConfig::default();
+        // Relay-only when relayed: no direct pair can turn up, so accept the relay at once.
+        let cfg = FullStackConfig {
+            relay_acceptance_min_wait: plan.turn.as_ref().map(|_| Duration::ZERO),
+            ..FullStackConfig::default()
+        };
         let params = full_stack::codec_parameters(&plan.codec);
         let mut pc = full_stack::build_peer(full_stack::CLIENT, &params, &cfg, created).context("client peer")?;
         let sender = full_stack::add_audio_track(&mut pc, full_stack::CLIENT, plan.ssrc, &params)?;

@@ -106,6 +106,9 @@ pub struct FullStackConfig {
     /// ICE timer tick late (+200 ms of setup). `true` is what a driver that services timers
     /// after each read does, and what the webrtc crate's measured setup times imply.
     pub eager_timeouts: bool,
+    /// How long ICE waits before accepting a relayed pair; `None` keeps rtc's default (2 s,
+    /// in case a direct pair turns up). A relay-only client has nothing better to wait for.
+    pub relay_acceptance_min_wait: Option<Duration>,
 }
 
 impl Default for FullStackConfig {
@@ -117,6 +120,7 @@ impl Default for FullStackConfig {
             ice_keepalive_interval: Duration::from_millis(500),
             connect_deadline: Duration::from_secs(30),
             eager_timeouts: true,
+            relay_acceptance_min_wait: None,
         }
     }
 }
@@ -792,7 +796,11 @@ pub(crate) fn build_peer(
         CLIENT => ("jbClient", "jitterbugClientIcePassword01"),
         _ => ("jbAgent0", "jitterbugAgentIcePassword012"),
     };
-    let settings = SettingEngineBuilder::new()
+    let mut settings = SettingEngineBuilder::new();
+    if let Some(wait) = cfg.relay_acceptance_min_wait {
+        settings = settings.with_relay_acceptance_min_wait(Some(wait));
+    }
+    let settings = settings
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_credentials(ufrag.into(), pwd.into())
         .with_ice_connection_attempts(Some(cfg.ice_check_interval), None)
