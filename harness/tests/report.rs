@@ -266,7 +266,10 @@ fn live_results_get_the_latency_budget_and_table_10_rates() {
     assert!(budget.contains("<title>ASR: 100 ms</title>"), "ASR stage bar");
     assert!(budget.contains(&format!("<title>buffer + decode up: {:.0} ms</title>", (m2e - 20.0).max(0.0))));
     assert!(budget.contains("measured voice-to-voice 1050 ms"));
-    assert!(html.contains("<td class=\"l\">setup failure rate</td><td class=\"fail\">50.0 % (1 of 2)</td>"), "setup failures");
+    assert!(
+        html.contains("<td class=\"l\">setup failure rate</td><td class=\"fail\">50.0 % (1 of 2)</td>"),
+        "setup failures"
+    );
     assert!(html.contains("<td class=\"l\">TURN usage rate</td><td>100.0 % (1 of 1)</td>"));
     assert!(html.contains("voice-to-voice p95</td><td class=\"fail\">1050 ms</td>"), "1050 ms is over 800");
 }
