@@ -63,7 +63,12 @@ async fn step(n: usize) -> Result<(), String> {
             clip: &clip,
             seed: i as u64 + 1,
             call_seconds: CALL_SECONDS,
-            agent: AgentTarget::Remote { url: url.clone(), token: "capacity".into(), trust: Trust::CaPem(ca.clone()) },
+            agent: AgentTarget::Remote {
+                url: url.clone(),
+                token: "capacity".into(),
+                trust: Trust::CaPem(ca.clone()),
+                recordings: None,
+            },
         };
         let dir = scratch.path().join(i.to_string());
         async move { call(spec, &dir).await }

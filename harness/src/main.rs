@@ -99,6 +99,10 @@ enum Command {
         /// Skip certificate verification; refused unless the agent's address is loopback.
         #[arg(long)]
         insecure: bool,
+        /// The --agent's --record-dir, when it runs on this host: both directions are then
+        /// scored from its recordings (otherwise only what the client measures is reported).
+        #[arg(long, value_name = "DIR", requires = "agent")]
+        agent_record_dir: Option<PathBuf>,
         #[arg(long)]
         profile: String,
         #[arg(long, default_value = "balanced-fec")]
@@ -408,7 +412,20 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Agent(args) => runtime()?.block_on(args.serve_until_ctrl_c())?,
-        Command::Call { agent, token, ca, insecure, profile, preset, clip, seed, call_seconds, out, json } => {
+        Command::Call {
+            agent,
+            token,
+            ca,
+            insecure,
+            agent_record_dir,
+            profile,
+            preset,
+            clip,
+            seed,
+            call_seconds,
+            out,
+            json,
+        } => {
             anyhow::ensure!(
                 call_seconds.is_finite() && call_seconds > 0.0,
                 "--call-seconds: expected a positive number, got {call_seconds}"
@@ -424,7 +441,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                             "--agent {url}: say how to trust its certificate: --ca FILE (e.g. the agent's --ca-out), or --insecure for a loopback test agent"
                         ),
                     };
-                    AgentTarget::Remote { url, token: token.unwrap_or_default(), trust }
+                    AgentTarget::Remote { url, token: token.unwrap_or_default(), trust, recordings: agent_record_dir }
                 }
             };
             let spec = CallSpec { profile: &p, preset: &s, clip: &c, seed, call_seconds, agent: target };

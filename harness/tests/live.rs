@@ -202,3 +202,49 @@ async fn turn_profile_relays_through_coturn_promptly() {
     assert!(added.iter().all(|a| a.abs() < 10.0), "relayed path adds {added:?} ms");
     assert!(children_alive().is_empty(), "left running: {:?}", children_alive());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
+    use jitterbug::live::whip_client::{Trust, WhipClient};
+    let preset = Presets::new(None).get("balanced-fec").unwrap();
+    let profile = Profiles::new(None).get("clean").unwrap();
+    let clip = clips::load(CLIP).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut config = jitterbug_agent::AgentConfig::loopback(preset.clone(), "tok");
+    config.record_dir = Some(scratch.path().join("agent-recordings"));
+    let agent = jitterbug_agent::serve(config).await.unwrap();
+    let ca = agent.ca_pem().unwrap().to_owned();
+    let spec = CallSpec {
+        profile: &profile,
+        preset: &preset,
+        clip: &clip,
+        seed: 11,
+        call_seconds: CALL_SECONDS,
+        agent: AgentTarget::Remote {
+            url: agent.url(),
+            token: "tok".into(),
+            trust: Trust::CaPem(ca.clone()),
+            recordings: Some(scratch.path().join("agent-recordings")),
+        },
+    };
+    let abuse = async {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let c = WhipClient::new(&agent.url(), "tok", Trust::CaPem(ca.clone())).unwrap();
+        let (post, sdp) = (hyper::Method::POST, Some("application/sdp"));
+        let status = |r: Result<(u16, _, _), _>| r.expect("the agent answers").0;
+        let statuses = [
+            status(c.request(post.clone(), "/whip", sdp, b"v=0\r\n".to_vec(), Some("wrong")).await),
+            status(c.request(post.clone(), "/whip", sdp, b"garbage".to_vec(), Some("tok")).await),
+            status(c.request(post, "/whip", sdp, vec![b'a'; 1 << 20], Some("tok")).await),
+            status(c.request(hyper::Method::DELETE, "/whip/no-such-session", None, vec![], Some("tok")).await),
+        ];
+        assert_eq!(statuses, [401, 400, 413, 404]);
+        assert_eq!(agent.session_count(), 1, "the live session is still there");
+    };
+    let (outcome, ()) = tokio::join!(call(spec, scratch.path()), abuse);
+    let o = outcome.expect("the call runs");
+    assert_eq!(o.result.status, Status::Ok);
+    assert!(up(&o).stoi >= 0.9 && down(&o).stoi >= 0.9, "{}", call_cmd::summary(&o.result));
+    assert_eq!(up(&o).jitter_buffer.packets_late, 0);
+    agent.shutdown().await;
+}

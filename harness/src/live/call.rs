@@ -44,7 +44,8 @@ pub enum AgentTarget {
     /// Start the reference agent in this process with the scenario's preset.
     InProcess,
     /// A running WHIP agent; the relay is spliced in by rewriting the answer's candidates.
-    Remote { url: String, token: String, trust: Trust },
+    /// Its recordings (`--record-dir` on the same host) let both directions be scored.
+    Remote { url: String, token: String, trust: Trust, recordings: Option<PathBuf> },
 }
 
 pub struct CallSpec<'a> {
@@ -105,7 +106,7 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
     let codec = &spec.preset.codec;
 
     // The agent.
-    let record_dir = scratch.join("agent");
+    let mut record_dir = scratch.join("agent");
     let mut in_process = None;
     let (whip, advertised_relay) = match &spec.agent {
         AgentTarget::InProcess => {
@@ -119,7 +120,12 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
             in_process = Some(agent);
             (whip, true)
         }
-        AgentTarget::Remote { url, token, trust } => (WhipClient::new(url, token, trust.clone())?, false),
+        AgentTarget::Remote { url, token, trust, recordings } => {
+            if let Some(dir) = recordings {
+                record_dir.clone_from(dir);
+            }
+            (WhipClient::new(url, token, trust.clone())?, false)
+        }
     };
 
     let coturn = match spec.profile.nat.turn {
