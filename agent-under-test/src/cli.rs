@@ -42,6 +42,9 @@ pub struct AgentArgs {
     /// Address media sockets bind to [default: the listen address].
     #[arg(long)]
     pub media_ip: Option<IpAddr>,
+    /// Fixed media port (default: one per session). Only one session at a time can use it.
+    #[arg(long)]
+    pub media_port: Option<u16>,
     /// Address put in answer candidates instead of the media address (a NAT or relay in front).
     #[arg(long)]
     pub advertise_ip: Option<IpAddr>,
@@ -87,6 +90,7 @@ impl AgentArgs {
             }
         };
         config.media_ip = self.media_ip.unwrap_or(self.listen.ip());
+        config.media_port = self.media_port;
         config.advertise_ip = self.advertise_ip;
         config.max_sessions = self.max_sessions;
         config.idle_timeout = Duration::from_secs(self.idle_timeout_s);

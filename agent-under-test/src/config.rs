@@ -27,8 +27,11 @@ pub struct AgentConfig {
     pub token: String,
     pub preset: Preset,
     pub behaviour: Behaviour,
-    /// Address each session's media socket binds to (port chosen per session).
+    /// Address each session's media socket binds to.
     pub media_ip: IpAddr,
+    /// A fixed media port (a relay or port forward in front needs to know it); `None` picks one
+    /// per session. With a fixed port only one session can run at a time.
+    pub media_port: Option<u16>,
     /// Address advertised in the answer's candidates instead of `media_ip`, port preserved
     /// (a 1:1 NAT, or the impairment relay, sits in front and forwards to `media_ip`).
     pub advertise_ip: Option<IpAddr>,
@@ -54,6 +57,7 @@ impl AgentConfig {
             preset,
             behaviour: Behaviour::Echo,
             media_ip: IpAddr::from([127, 0, 0, 1]),
+            media_port: None,
             advertise_ip: None,
             max_sessions: 16,
             idle_timeout: Duration::from_secs(30),

@@ -241,7 +241,7 @@ impl Session {
             .with_interceptor_registry(registry)
             .with_setting_engine(settings_engine.build())
             .with_handler(handler)
-            .with_udp_addrs(vec![format!("{}:0", config.media_ip)])
+            .with_udp_addrs(vec![std::net::SocketAddr::new(config.media_ip, config.media_port.unwrap_or(0))])
             .build()
             .await
             .map_err(internal("peer connection"))?;

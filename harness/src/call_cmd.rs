@@ -178,3 +178,29 @@ pub async fn run_live_matrix(
     results.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(results)
 }
+
+/// Runs a browser call and writes `result.json` first, then `relay.json`, `capture.pcap`,
+/// `page-result.json` (everything the page reported), `agent-trace.json`, and what the page
+/// sent and heard (`browser-sent.wav`, `browser-heard.wav`).
+pub async fn run_browser(
+    spec: crate::live::browser_call::BrowserCallSpec<'_>,
+    out: &Path,
+) -> anyhow::Result<crate::live::browser_call::BrowserCallOutput> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let scratch = tempfile::Builder::new().prefix("jitterbug-browser-").tempdir()?;
+    let o = crate::live::browser_call::browser_call(spec, scratch.path()).await?;
+    write_json(&out.join("result.json"), &o.result)?;
+    write_json(&out.join("agent-trace.json"), &o.trace)?;
+    if let Some(relay) = &o.relay {
+        write_json(&out.join("relay.json"), relay)?;
+        write_capture(&out.join("capture.pcap"), &relay.capture)?;
+    }
+    if let Some(page) = &o.page {
+        write_json(&out.join("page-result.json"), &page.result)?;
+        if !page.sent.is_empty() {
+            wav::write_i16(&out.join("browser-sent.wav"), &page.sent, 48_000)?;
+            wav::write_i16(&out.join("browser-heard.wav"), &page.received, 48_000)?;
+        }
+    }
+    Ok(o)
+}

@@ -2,6 +2,8 @@
 //! `jitterbug` CLI's commands.
 
 #[cfg(feature = "full-stack")]
+pub mod browser;
+#[cfg(feature = "full-stack")]
 pub mod call_cmd;
 pub mod catalog;
 pub mod clips;

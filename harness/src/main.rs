@@ -79,6 +79,44 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         parallel: usize,
     },
+    /// One call from a real browser over WebDriver: the test page (browser-tests/page) runs
+    /// against the reference agent behind the impairment relay (coturn and the browser's own
+    /// TURN client for TURN profiles), sends the clip, records what it hears and polls
+    /// getStats. Writes result.json (with the browser, what it negotiated and its getStats
+    /// series), page-result.json, relay.json, capture.pcap, agent-trace.json and the audio into
+    /// --out. Exit 0 ok, 1 error or invalid, 3 unsupported (e.g. WebKitGTK without WebRTC).
+    Browser {
+        #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
+        browser: BrowserArg,
+        #[arg(long)]
+        profile: String,
+        #[arg(long, default_value = "balanced-fec")]
+        preset: String,
+        /// A shipped clip name or a 48 kHz WAV path: the user's line (then room for the answer).
+        #[arg(long, default_value = "arctic-a0009-slt")]
+        clip: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds of audio the page sends (the clip, then silence).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// How the page sends the clip: Web Audio injection (every browser) or Chromium's fake
+        /// capture file (through the browser's voice processing).
+        #[arg(long, value_enum, default_value_t = SourceArg::Webaudio)]
+        source: SourceArg,
+        /// Let the browser negotiate RED (off by default: RED is redundancy of its own and
+        /// would muddy FEC comparisons). What was negotiated is recorded either way.
+        #[arg(long)]
+        allow_red: bool,
+        /// Use this WebDriver endpoint (a Selenium Grid, safaridriver on a Mac) instead of
+        /// starting a driver here.
+        #[arg(long, value_name = "URL")]
+        webdriver: Option<String>,
+        #[arg(long, default_value = "reports/browser", value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the reference voice agent (WHIP over HTTPS) until Ctrl-C; prints its URL.
     Agent(jitterbug_agent::cli::AgentArgs),
     /// One live call through the userspace impairment relay: the native client calls the agent
@@ -269,6 +307,30 @@ enum PresetsCommand {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum BrowserArg {
+    Chromium,
+    Firefox,
+    /// WebKitGTK (MiniBrowser + WebKitWebDriver under Xvfb); Debian's build has no WebRTC.
+    Webkit,
+}
+
+impl BrowserArg {
+    fn browser(self) -> jitterbug::browser::Browser {
+        match self {
+            BrowserArg::Chromium => jitterbug::browser::Browser::Chromium,
+            BrowserArg::Firefox => jitterbug::browser::Browser::Firefox,
+            BrowserArg::Webkit => jitterbug::browser::Browser::Webkit,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SourceArg {
+    Webaudio,
+    FakeCapture,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
     Sim,
     Live,
@@ -412,6 +474,49 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Agent(args) => runtime()?.block_on(args.serve_until_ctrl_c())?,
+        Command::Browser { browser, profile, preset, clip, seed, seconds, source, allow_red, webdriver, out, json } => {
+            anyhow::ensure!(
+                seconds.is_finite() && seconds > 0.0,
+                "--seconds: expected a positive number, got {seconds}"
+            );
+            let (p, s, c) = (profiles.get(&profile)?, presets.get(&preset)?, clips::load(&clip)?);
+            let spec = jitterbug::live::browser_call::BrowserCallSpec {
+                browser: browser.browser(),
+                webdriver,
+                profile: &p,
+                preset: &s,
+                clip: &c,
+                seed,
+                duration: std::time::Duration::from_secs_f64(seconds),
+                source: match source {
+                    SourceArg::Webaudio => jitterbug::browser::Source::WebAudio,
+                    SourceArg::FakeCapture => jitterbug::browser::Source::FakeCapture,
+                },
+                allow_red,
+            };
+            eprintln!("{} call through the relay with profile {profile}, preset {preset}…", browser.browser().name());
+            let o = runtime()?.block_on(jitterbug::call_cmd::run_browser(spec, &out))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&o.result)?);
+            } else {
+                print!("{}", jitterbug::call_cmd::summary(&o.result));
+                if let Some(b) = &o.result.browser {
+                    println!("  {} {}; cycle {}", b.name, b.version, b.cycle_ms);
+                }
+                println!(
+                    "wrote {}/result.json, page-result.json, relay.json, capture.pcap, agent-trace.json",
+                    out.display()
+                );
+            }
+            match o.result.status {
+                Status::Ok => {}
+                Status::Unsupported { ref reason } => {
+                    eprintln!("unsupported: {reason}");
+                    return Ok(ExitCode::from(3));
+                }
+                _ => return Ok(ExitCode::from(1)),
+            }
+        }
         Command::Call {
             agent,
             token,

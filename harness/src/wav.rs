@@ -75,6 +75,21 @@ pub fn write_i16(path: &Path, samples: &[i16], sample_rate: u32) -> Result<(), W
     w.finalize().map_err(err)
 }
 
+/// 16-bit mono PCM as WAV bytes (to serve or embed).
+pub fn i16_bytes(samples: &[i16], sample_rate: u32) -> Vec<u8> {
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut out = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    {
+        let mut w = hound::WavWriter::new(&mut out, spec).expect("writing to memory");
+        for &s in samples {
+            w.write_sample(s).expect("writing to memory");
+        }
+        w.finalize().expect("writing to memory");
+    }
+    out.into_inner()
+}
+
 /// f32 in [-1, 1] to i16, saturating.
 pub fn to_i16(samples: &[f32]) -> Vec<i16> {
     samples.iter().map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect()

@@ -99,6 +99,33 @@ pub struct ScenarioResult {
     /// What only a live call has: setup, candidates, turn-taking. Absent for simulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveInfo>,
+    /// What only a browser call has: the browser, what it negotiated, its getStats series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserInfo>,
+}
+
+/// A browser call's own record, as the page reported it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BrowserInfo {
+    pub name: String,
+    pub version: String,
+    pub user_agent: String,
+    /// `webaudio` (the clip injected through Web Audio) or `fake-capture` (Chromium's file).
+    pub source: String,
+    /// Whether RED was allowed in the offer (it muddies FEC comparisons, so off by default).
+    pub red_allowed: bool,
+    /// Codec, payload type, fmtp of offer and answer, RED, ptime — from the SDP.
+    pub negotiated: serde_json::Value,
+    /// `getUserMedia` track settings and whether echoCancellation, noiseSuppression and
+    /// autoGainControl were honoured.
+    pub capture_settings: serde_json::Value,
+    pub constraints_ok: Option<bool>,
+    /// The selected candidate pair: local/remote types, protocol, relay protocol.
+    pub selected_pair: serde_json::Value,
+    /// getStats samples over the call (inbound-rtp, outbound-rtp, candidate-pair fields).
+    pub stats: Vec<serde_json::Value>,
+    /// Driver start → quit, per step, ms.
+    pub cycle_ms: serde_json::Value,
 }
 
 /// Live-call measurements (the seed's table 10 KPIs that the simulator cannot see, and the

@@ -330,7 +330,7 @@ fn rewrite_candidates(sdp: &str, from: SocketAddr, to: SocketAddr) -> String {
         + "\r\n"
 }
 
-fn median(v: &[f64]) -> Option<f64> {
+pub(crate) fn median(v: &[f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -362,7 +362,7 @@ fn speech_segments(pcm: &[i16]) -> Vec<(usize, usize)> {
 
 /// Per user turn: end of the user's speech (as sent) → onset of the next speech the user
 /// heard, before the user's following turn; ms.
-fn voice_to_voice(script: &[i16], offset_ns: i128, heard: &[i16]) -> Vec<f64> {
+pub(crate) fn voice_to_voice(script: &[i16], offset_ns: i128, heard: &[i16]) -> Vec<f64> {
     let offset = (offset_ns.max(0) as u128 * 48 / 1_000_000) as usize;
     let user = speech_segments(script);
     let agent = speech_segments(heard);
@@ -406,7 +406,7 @@ fn transit(trace: &serde_json::Value, epoch: i128, client: &ClientOutcome) -> (V
 }
 
 /// Mean stage times over the answered turns of the agent's trace.
-fn stage_times(trace: &serde_json::Value) -> Option<StageTimes> {
+pub(crate) fn stage_times(trace: &serde_json::Value) -> Option<StageTimes> {
     let turns = trace.get("turns")?.as_array()?;
     let f = |t: &serde_json::Value, path: &[&str]| path.iter().try_fold(t, |v, k| v.get(*k)).and_then(|v| v.as_f64());
     let mut sum = StageTimes::default();

@@ -66,6 +66,7 @@ impl Scenario<'_> {
             uplink: None,
             downlink: None,
             live: None,
+            browser: None,
         }
     }
 }

@@ -1,0 +1,274 @@
+//! The browsers, their WebDriver servers and the capabilities that make WebRTC work headless on
+//! loopback (see `shared/notes/browsers.md` for why each flag and pref is there).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::Capabilities;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use super::error::{BrowserError, Step};
+use super::process::{ProcessGroup, log_tail};
+use super::pulse::PulseAudio;
+use super::xvfb::Xvfb;
+
+/// How long a driver may take to open its port.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Browser {
+    Chromium,
+    Firefox,
+    /// WebKitGTK's MiniBrowser; Debian builds it without WebRTC, so a run reports unsupported.
+    Webkit,
+}
+
+impl Browser {
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+            Browser::Webkit => "webkit",
+        }
+    }
+
+    fn driver_binary(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromedriver",
+            Browser::Firefox => "geckodriver",
+            Browser::Webkit => "WebKitWebDriver",
+        }
+    }
+
+    fn driver_install(self) -> &'static str {
+        match self {
+            Browser::Chromium => "install Debian packages `chromium` and `chromium-driver` (scripts/deps.sh)",
+            Browser::Firefox => "run `cargo install geckodriver` (and install Debian package `firefox-esr`)",
+            Browser::Webkit => "install Debian packages `webkit2gtk-driver`, `libwebkit2gtk-4.1-0` and `xvfb`",
+        }
+    }
+}
+
+impl std::fmt::Display for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Browser {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Browser, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "chromium" | "chrome" => Ok(Browser::Chromium),
+            "firefox" => Ok(Browser::Firefox),
+            "webkit" | "webkitgtk" => Ok(Browser::Webkit),
+            _ => Err(format!("unknown browser `{s}`; expected chromium, firefox or webkit")),
+        }
+    }
+}
+
+/// A WebDriver server: one this run started (with what its browser needs), or one at a URL.
+pub struct Driver {
+    browser: Browser,
+    url: String,
+    // Field order is drop order: the driver and its browser go before their sound server,
+    // display and scratch directory.
+    _process: Option<ProcessGroup>,
+    _pulse: Option<PulseAudio>,
+    _xvfb: Option<Xvfb>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Driver {
+    /// A driver somebody else runs (`--webdriver URL`). For Firefox its environment needs
+    /// `PULSE_SERVER`; for WebKit, `DISPLAY`.
+    pub fn external(browser: Browser, url: &str) -> Driver {
+        Driver {
+            browser,
+            url: url.trim_end_matches('/').to_string(),
+            _process: None,
+            _pulse: None,
+            _xvfb: None,
+            _dir: None,
+        }
+    }
+
+    /// Starts the browser's driver on a free loopback port (with a private PulseAudio for
+    /// Firefox, a private Xvfb for WebKit) and waits until the port answers.
+    pub async fn start(browser: Browser) -> Result<Driver, BrowserError> {
+        let helper = |helper: &'static str| move |reason: String| BrowserError::Helper { browser, helper, reason };
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("jitterbug-{browser}-driver-"))
+            .tempdir()
+            .map_err(|source| BrowserError::Scratch { source })?;
+        // The browser's temporary files (Firefox's profile, Chromium's scratch) land in here.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).map_err(|source| BrowserError::Scratch { source })?;
+        let port = free_port().map_err(|source| BrowserError::Scratch { source })?;
+        let binary = browser.driver_binary();
+        let mut command = Command::new(find_binary(binary).unwrap_or_else(|| PathBuf::from(binary)));
+        command.env("TMPDIR", &tmp);
+        let (mut pulse, mut xvfb) = (None, None);
+        match browser {
+            Browser::Chromium => {
+                command.arg(format!("--port={port}"));
+            }
+            Browser::Firefox => {
+                let server = PulseAudio::start().await.map_err(helper("PulseAudio"))?;
+                command.args(["--port", &port.to_string(), "--host", "127.0.0.1"]).env("PULSE_SERVER", server.server());
+                pulse = Some(server);
+            }
+            Browser::Webkit => {
+                let display = Xvfb::start().await.map_err(helper("Xvfb"))?;
+                command.arg(format!("--port={port}")).env("DISPLAY", display.display());
+                xvfb = Some(display);
+            }
+        }
+        let log = dir.path().join("driver.log");
+        let process = ProcessGroup::spawn(binary, command, &log).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => {
+                BrowserError::DriverMissing { browser, binary, install: browser.driver_install() }
+            }
+            _ => BrowserError::DriverSpawn { browser, binary: binary.to_string(), source },
+        })?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if process.has_exited() {
+                return Err(BrowserError::DriverExited {
+                    browser,
+                    binary: binary.to_string(),
+                    log_tail: log_tail(&log, 20),
+                });
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                return Err(BrowserError::Timeout { browser, step: Step::DriverStart, after: READY_TIMEOUT });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Driver {
+            browser,
+            url: format!("http://{addr}"),
+            _process: Some(process),
+            _pulse: pulse,
+            _xvfb: xvfb,
+            _dir: Some(dir),
+        })
+    }
+
+    /// A new WebDriver session (launches the browser), given at most `timeout`: WebKitWebDriver
+    /// can hang on this request instead of failing.
+    pub async fn session(&self, caps: Capabilities, timeout: Duration) -> Result<fantoccini::Client, BrowserError> {
+        let browser = self.browser;
+        let mut builder = fantoccini::ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(caps);
+        match tokio::time::timeout(timeout, builder.connect(&self.url)).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(source)) => Err(BrowserError::Session { browser, url: self.url.clone(), source }),
+            Err(_) => Err(BrowserError::Timeout { browser, step: Step::Session, after: timeout }),
+        }
+    }
+}
+
+/// The session's capabilities. `profile` is a fresh directory for Chromium's profile;
+/// `fake_capture` a WAV that Chromium plays once as its microphone.
+pub fn capabilities(
+    browser: Browser,
+    profile: &Path,
+    fake_capture: Option<&Path>,
+) -> Result<Capabilities, BrowserError> {
+    let (name, key, options) = match browser {
+        Browser::Chromium => {
+            let mut args: Vec<String> = [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+                // Counts as a media permission grant: without it ICE gathers no candidates.
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+            ]
+            .map(String::from)
+            .to_vec();
+            args.push(format!("--user-data-dir={}", profile.display()));
+            if let Some(wav) = fake_capture {
+                args.push(format!("--use-file-for-fake-audio-capture={}%noloop", wav.display()));
+            }
+            let mut options = json!({ "args": args });
+            if let Some(binary) = find_binary("chromium") {
+                options["binary"] = json!(binary);
+            }
+            ("chrome", "goog:chromeOptions", options)
+        }
+        Browser::Firefox => {
+            let prefs = json!({
+                "media.peerconnection.ice.loopback": true,
+                // Without a microphone grant Firefox gathers no candidates at all.
+                "permissions.default.microphone": 1,
+                "media.navigator.permission.disabled": true,
+                "media.autoplay.default": 0,
+                "media.autoplay.block-webaudio": false,
+                "media.peerconnection.ice.obfuscate_host_addresses": false,
+            });
+            let mut options = json!({ "args": ["-headless"], "prefs": prefs });
+            if let Some(binary) = find_binary("firefox-esr").or_else(|| find_binary("firefox")) {
+                options["binary"] = json!(binary);
+            }
+            ("firefox", "moz:firefoxOptions", options)
+        }
+        Browser::Webkit => {
+            let binary = minibrowser().ok_or(BrowserError::DriverMissing {
+                browser,
+                binary: "MiniBrowser",
+                install: "install Debian package `libwebkit2gtk-4.1-0` (it ships MiniBrowser)",
+            })?;
+            let args = [
+                "--automation",
+                "--enable-webrtc=true",
+                "--enable-media-stream=true",
+                "--enable-mock-capture-devices=true",
+                "--autoplay-policy=allow",
+            ];
+            ("MiniBrowser", "webkitgtk:browserOptions", json!({ "binary": binary, "args": args }))
+        }
+    };
+    let mut caps = Capabilities::new();
+    caps.insert("browserName".into(), Value::from(name));
+    caps.insert(key.into(), options);
+    Ok(caps)
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound and released).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+/// `name` on `PATH`, or in `~/.cargo/bin` (where `cargo install geckodriver` puts it).
+fn find_binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let cargo_bin = std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin"));
+    std::env::split_paths(&path).chain(cargo_bin).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// MiniBrowser lives in the multiarch library directory, e.g. `/usr/lib/x86_64-linux-gnu/`.
+fn minibrowser() -> Option<PathBuf> {
+    let entries = std::fs::read_dir("/usr/lib").ok()?;
+    entries
+        .flatten()
+        .map(|e| e.path().join("webkit2gtk-4.1/MiniBrowser"))
+        .chain([
+            PathBuf::from("/usr/lib/webkit2gtk-4.1/MiniBrowser"),
+            PathBuf::from("/usr/libexec/webkit2gtk-4.1/MiniBrowser"),
+        ])
+        .find(|p| p.is_file())
+}

@@ -1,0 +1,105 @@
+//! Real browsers through the impairment relay: Chromium and Firefox (over WebDriver) call the
+//! reference agent on `clean`, `loss-random-5` and a TURN profile (coturn, the browser's own
+//! TURN client). Needs the browsers and drivers `scripts/deps.sh` installs; a missing one
+//! fails the test with the install hint, it never skips.
+#![cfg(feature = "browser")]
+
+use std::time::Duration;
+
+use jitterbug::browser::{Browser, Source};
+use jitterbug::catalog::{Presets, Profiles};
+use jitterbug::clips;
+use jitterbug::live::browser_call::{BrowserCallOutput, BrowserCallSpec, browser_call};
+use jitterbug_core::results::Status;
+use serde_json::Value;
+
+/// STOI floors: a clean path is near perfect; 5 % random loss with FEC stays intelligible.
+const STOI_CLEAN: f64 = 0.9;
+const STOI_LOSSY: f64 = 0.85;
+
+async fn call(browser: Browser, profile: &str) -> BrowserCallOutput {
+    let profile = Profiles::new(None).get(profile).unwrap();
+    let preset = Presets::new(None).get("balanced-fec").unwrap();
+    let clip = clips::load("arctic-a0009-slt").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = BrowserCallSpec {
+        browser,
+        webdriver: None,
+        profile: &profile,
+        preset: &preset,
+        clip: &clip,
+        seed: 1,
+        duration: Duration::from_secs(8),
+        source: Source::WebAudio,
+        allow_red: false,
+    };
+    let o = browser_call(spec, scratch.path()).await.expect("the browser call runs");
+    eprint!("{}", jitterbug::call_cmd::summary(&o.result));
+    assert_eq!(o.result.status, Status::Ok, "{:?}", o.result.status);
+    o
+}
+
+/// The last getStats sample's inbound-rtp report.
+fn last_inbound(o: &BrowserCallOutput) -> Value {
+    let b = o.result.browser.as_ref().unwrap();
+    b.stats.iter().rev().find_map(|s| s.get("inbound").filter(|v| !v.is_null()).cloned()).expect("inbound-rtp stats")
+}
+
+fn check(o: &BrowserCallOutput, floor: f64) {
+    let live = o.result.live.as_ref().expect("live info");
+    assert!(live.setup_ms.is_some_and(|ms| ms > 0.0), "connected");
+    let (up, down) = (o.result.uplink.as_ref().expect("agent-side uplink score"), o.result.downlink.as_ref().unwrap());
+    assert!(up.stoi >= floor && down.stoi >= floor, "STOI up {} down {} (floor {floor})", up.stoi, down.stoi);
+    // Every getStats field the suite reports, present and numeric.
+    let inbound = last_inbound(o);
+    for f in [
+        "jitter",
+        "packetsLost",
+        "jitterBufferDelay",
+        "jitterBufferTargetDelay",
+        "jitterBufferEmittedCount",
+        "concealedSamples",
+        "concealmentEvents",
+        "insertedSamplesForDeceleration",
+        "removedSamplesForAcceleration",
+        "totalSamplesReceived",
+    ] {
+        assert!(inbound.get(f).is_some_and(Value::is_number), "inbound-rtp {f} missing: {inbound}");
+    }
+    let b = o.result.browser.as_ref().unwrap();
+    assert!(!b.version.is_empty());
+    assert_eq!(b.negotiated["red_negotiated"], Value::Bool(false), "RED stays off unless allowed");
+    let cycle = &b.cycle_ms;
+    assert!(cycle["total_ms"].as_f64().unwrap() > cycle["page_run_ms"].as_f64().unwrap());
+    // The relay saw the browser's media.
+    assert!(live.relay_rtp_uplink > 300, "{live:?}");
+}
+
+async fn suite(browser: Browser) {
+    let clean = call(browser, "clean").await;
+    check(&clean, STOI_CLEAN);
+    assert_eq!(last_inbound(&clean)["packetsLost"].as_f64(), Some(0.0), "no loss on clean");
+    assert_eq!(clean.result.uplink.as_ref().unwrap().network.loss_rate, 0.0);
+
+    let lossy = call(browser, "loss-random-5").await;
+    check(&lossy, STOI_LOSSY);
+    let lost = last_inbound(&lossy)["packetsLost"].as_f64().unwrap();
+    let relay_lost = lossy.result.downlink.as_ref().unwrap().network.lost_loss_model as f64;
+    assert!(lost > 0.0, "the browser saw no loss on loss-random-5");
+    assert!(lost <= relay_lost + 1.0, "browser packetsLost {lost} > relay drops {relay_lost}");
+
+    let relayed = call(browser, "nat-symmetric-turn").await;
+    check(&relayed, STOI_CLEAN);
+    let live = relayed.result.live.as_ref().unwrap();
+    assert!(live.turn_used, "not relayed: {}", relayed.result.browser.as_ref().unwrap().selected_pair);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_suite() {
+    suite(Browser::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_suite() {
+    suite(Browser::Firefox).await;
+}
