@@ -88,16 +88,35 @@ pub fn summary(r: &ScenarioResult) -> String {
     s
 }
 
-/// `jitterbug run --backend live`: every profile × preset × clip × seed as a live call through
-/// the relay, `parallel` calls at a time (1 on a small machine: concurrent calls compete for
-/// the CPU and their timing stops being the network's). TURN profiles the native client
-/// cannot run (TCP/TLS TURN) are recorded as `unsupported`. Each call's evidence goes to
-/// `calls/<profile>/<preset>/<clip>/<seed>/` next to results.json.
+/// Who makes a live call: the native client or a browser over WebDriver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Native,
+    Browser(crate::browser::Browser),
+}
+
+impl Caller {
+    pub fn name(self) -> &'static str {
+        match self {
+            Caller::Native => "native",
+            Caller::Browser(b) => b.name(),
+        }
+    }
+}
+
+/// `jitterbug run --backend live`: every profile × preset × clip × seed × caller as a live
+/// call through the relay, `parallel` calls at a time (1 on a small machine: concurrent calls
+/// compete for the CPU and their timing stops being the network's). TURN profiles the native
+/// client cannot run (TCP/TLS TURN) are recorded as `unsupported`. Each call's evidence goes
+/// to `calls/<profile>/<preset>/<clip>/<seed>/<caller>/` next to results.json.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_live_matrix(
     profiles: &[jitterbug_core::profile::Profile],
     presets: &[jitterbug_core::preset::Preset],
     clips: &[crate::clips::Clip],
+    callers: &[Caller],
     sweep: &crate::run_cmd::Sweep,
+    webdriver: Option<&str>,
     out: &Path,
     parallel: usize,
 ) -> anyhow::Result<Vec<ScenarioResult>> {
@@ -110,7 +129,9 @@ pub async fn run_live_matrix(
         for preset in presets {
             for clip in clips {
                 for &seed in &sweep.seeds {
-                    jobs.push((profile, preset, clip, seed));
+                    for &caller in callers {
+                        jobs.push((profile, preset, clip, seed, caller));
+                    }
                 }
             }
         }
@@ -123,48 +144,66 @@ pub async fn run_live_matrix(
         .expect("valid template"),
     );
     let results = futures_util::stream::iter(jobs)
-        .map(|(profile, preset, clip, seed)| {
+        .map(|(profile, preset, clip, seed, caller)| {
             let bar = bar.clone();
             async move {
-                let id = ScenarioResult::make_id(&profile.name, &preset.name, &clip.name, "native", "live", seed);
+                let id = ScenarioResult::make_id(&profile.name, &preset.name, &clip.name, caller.name(), "live", seed);
                 if sweep.shard.is_some_and(|sh| !sh.includes(&id)) {
                     bar.inc(1);
                     return None;
                 }
                 bar.set_message(id.clone());
-                let dir =
-                    out.join("calls").join(&profile.name).join(&preset.name).join(&clip.name).join(seed.to_string());
-                let unsupported = matches!(profile.nat.turn, TurnTransport::Tcp | TurnTransport::Tls);
-                let spec = CallSpec {
-                    profile,
-                    preset,
-                    clip,
-                    seed,
-                    call_seconds: sweep.call_seconds,
-                    agent: crate::live::call::AgentTarget::InProcess,
-                };
-                let result = if unsupported {
+                let dir = out
+                    .join("calls")
+                    .join(&profile.name)
+                    .join(&preset.name)
+                    .join(&clip.name)
+                    .join(seed.to_string())
+                    .join(caller.name());
+                let failed = |status: Status| {
                     let mut r = crate::sim::Scenario { profile, preset, clip, seed }.blank_result("live");
-                    r.id = id;
-                    r.status = Status::Unsupported {
-                        reason: format!(
-                            "TURN over {:?}: the native client's TURN is UDP only (browsers run this profile)",
-                            profile.nat.turn
-                        )
-                        .to_lowercase(),
-                    };
+                    r.id = id.clone();
+                    r.client = caller.name().to_owned();
+                    r.status = status;
                     r
-                } else {
-                    match run_call(spec, &dir, &[]).await {
-                        Ok(o) => o.result,
-                        Err(e) => {
-                            let mut r = crate::sim::Scenario { profile, preset, clip, seed }.blank_result("live");
-                            r.id = id;
-                            r.status = Status::Error { reason: format!("{e:#}") };
-                            r
-                        }
+                };
+                let outcome = match caller {
+                    Caller::Native if matches!(profile.nat.turn, TurnTransport::Tcp | TurnTransport::Tls) => {
+                        Ok(failed(Status::Unsupported {
+                            reason: format!(
+                                "turn over {:?}: the native client's TURN is UDP only (browsers run this profile)",
+                                profile.nat.turn
+                            )
+                            .to_lowercase(),
+                        }))
+                    }
+                    Caller::Native => {
+                        let spec = CallSpec {
+                            profile,
+                            preset,
+                            clip,
+                            seed,
+                            call_seconds: sweep.call_seconds,
+                            agent: crate::live::call::AgentTarget::InProcess,
+                        };
+                        run_call(spec, &dir, &[]).await.map(|o| o.result)
+                    }
+                    Caller::Browser(browser) => {
+                        let spec = crate::live::browser_call::BrowserCallSpec {
+                            browser,
+                            webdriver: webdriver.map(str::to_owned),
+                            profile,
+                            preset,
+                            clip,
+                            seed,
+                            duration: std::time::Duration::from_secs_f64(sweep.call_seconds),
+                            source: crate::browser::Source::WebAudio,
+                            allow_red: false,
+                        };
+                        run_browser(spec, &dir).await.map(|o| o.result)
                     }
                 };
+                let result = outcome.unwrap_or_else(|e| failed(Status::Error { reason: format!("{e:#}") }));
                 bar.inc(1);
                 Some(result)
             }

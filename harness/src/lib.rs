@@ -7,6 +7,7 @@ pub mod browser;
 pub mod call_cmd;
 pub mod catalog;
 pub mod clips;
+pub mod compat;
 pub mod embedded;
 pub mod gate_cmd;
 #[cfg(feature = "full-stack")]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use jitterbug::call_cmd::Caller;
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::live::call::{AgentTarget, CallSpec};
 use jitterbug::live::whip_client::Trust;
@@ -78,6 +79,14 @@ enum Command {
         /// calls compete for the CPU and the relay marks overloaded runs invalid.
         #[arg(long, default_value_t = 1)]
         parallel: usize,
+        /// Who calls, with the live backend: `native` (our client on the webrtc-rs core) and
+        /// browsers over WebDriver (`chromium`, `firefox`, `webkit`). Implies --backend live
+        /// when a browser is named.
+        #[arg(long, value_delimiter = ',', default_value = "native")]
+        clients: Vec<ClientArg>,
+        /// An existing WebDriver endpoint for the browser clients (Selenium Grid, safaridriver).
+        #[arg(long, value_name = "URL")]
+        webdriver: Option<String>,
     },
     /// One call from a real browser over WebDriver: the test page (browser-tests/page) runs
     /// against the reference agent behind the impairment relay (coturn and the browser's own
@@ -170,6 +179,14 @@ enum Command {
         /// Golden baselines to gate against in the summary (default: ./golden if present).
         #[arg(long, value_name = "DIR")]
         baseline: Option<PathBuf>,
+    },
+    /// The browser compatibility matrix (seed table 7) of a run's browser calls, as Markdown
+    /// (or JSON): per browser, capture constraints, Opus FEC, DTX, ptime, stats, TURN/UDP/TCP/TLS.
+    Compat {
+        #[arg(value_name = "RESULTS.json")]
+        results: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Combine results.json files (e.g. from `run --shard K/N` jobs) into one.
     Merge {
@@ -325,6 +342,25 @@ impl BrowserArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientArg {
+    Native,
+    Chromium,
+    Firefox,
+    Webkit,
+}
+
+impl ClientArg {
+    fn caller(self) -> Caller {
+        match self {
+            ClientArg::Native => Caller::Native,
+            ClientArg::Chromium => Caller::Browser(BrowserArg::Chromium.browser()),
+            ClientArg::Firefox => Caller::Browser(BrowserArg::Firefox.browser()),
+            ClientArg::Webkit => Caller::Browser(BrowserArg::Webkit.browser()),
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum SourceArg {
     Webaudio,
     FakeCapture,
@@ -400,7 +436,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
             shard,
             backend,
             parallel,
+            clients,
+            webdriver,
         } => {
+            let backend = if clients.iter().any(|c| *c != ClientArg::Native) { Backend::Live } else { backend };
             anyhow::ensure!(
                 call_seconds.is_finite() && call_seconds > 0.0,
                 "--call-seconds: expected a positive number, got {call_seconds}"
@@ -422,13 +461,23 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let (dir, failed) = match backend {
                 Backend::Sim => run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?,
                 Backend::Live => run_cmd::run_with(&opts, |out| {
-                    runtime()?.block_on(jitterbug::call_cmd::run_live_matrix(&p, &s, &c, &opts.sweep, out, parallel))
+                    let callers: Vec<Caller> = clients.iter().map(|c| c.caller()).collect();
+                    runtime()?.block_on(jitterbug::call_cmd::run_live_matrix(
+                        &p,
+                        &s,
+                        &c,
+                        &callers,
+                        &opts.sweep,
+                        webdriver.as_deref(),
+                        out,
+                        parallel,
+                    ))
                 })
                 .context("jitterbug run --backend live")?,
             };
             eprintln!("wrote {}/results.json, run.json and report.html", dir.display());
             if failed > 0 {
-                eprintln!("{failed} scenario(s) ended with status error; see results.json");
+                eprintln!("{failed} scenario(s) ended with status error or invalid; see results.json");
                 return Ok(ExitCode::from(1));
             }
         }
@@ -603,6 +652,19 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let output = output.unwrap_or_else(|| results.with_file_name("report.html"));
             run_cmd::write_report(&results, &output, baseline.or_else(default_baseline).as_deref())?;
             eprintln!("wrote {}", output.display());
+        }
+        Command::Compat { results, json } => {
+            let results = gate_cmd::load_results(&results)?;
+            let rows = jitterbug::compat::matrix(&results);
+            anyhow::ensure!(
+                !rows.is_empty(),
+                "no browser calls in these results (run `jitterbug browser` or `run --clients`)"
+            );
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", jitterbug::compat::markdown(&rows));
+            }
         }
         Command::Merge { files, output } => {
             let merged = run_cmd::merge(&files)?;

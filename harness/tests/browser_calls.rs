@@ -17,6 +17,10 @@ use serde_json::Value;
 const STOI_CLEAN: f64 = 0.9;
 const STOI_LOSSY: f64 = 0.85;
 
+/// Live calls run one at a time: concurrent calls on a small machine make the relay late
+/// (and it would rightly mark the runs invalid).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn call(browser: Browser, profile: &str) -> BrowserCallOutput {
     let profile = Profiles::new(None).get(profile).unwrap();
     let preset = Presets::new(None).get("balanced-fec").unwrap();
@@ -75,7 +79,7 @@ fn check(o: &BrowserCallOutput, floor: f64) {
     assert!(live.relay_rtp_uplink > 300, "{live:?}");
 }
 
-async fn suite(browser: Browser) {
+async fn suite(browser: Browser) -> Vec<jitterbug_core::results::ScenarioResult> {
     let clean = call(browser, "clean").await;
     check(&clean, STOI_CLEAN);
     assert_eq!(last_inbound(&clean)["packetsLost"].as_f64(), Some(0.0), "no loss on clean");
@@ -92,14 +96,37 @@ async fn suite(browser: Browser) {
     check(&relayed, STOI_CLEAN);
     let live = relayed.result.live.as_ref().unwrap();
     assert!(live.turn_used, "not relayed: {}", relayed.result.browser.as_ref().unwrap().selected_pair);
+
+    let over_tcp = call(browser, "nat-symmetric-turn-tcp").await;
+    check(&over_tcp, STOI_CLEAN);
+    assert!(over_tcp.result.live.as_ref().unwrap().turn_used);
+    let pair = &over_tcp.result.browser.as_ref().unwrap().selected_pair;
+    assert_eq!(pair["relay_protocol"], "tcp", "{pair}");
+    vec![clean.result, lossy.result, relayed.result, over_tcp.result]
+}
+
+/// The compatibility matrix generated from a browser's runs says what they showed.
+fn check_matrix(results: &[jitterbug_core::results::ScenarioResult]) {
+    use jitterbug::compat::{Cell, matrix};
+    let rows = matrix(results);
+    assert_eq!(rows.len(), 1);
+    eprint!("{}", jitterbug::compat::markdown(&rows));
+    let yes = |f: &str| matches!(rows[0].cells[f], Cell::Yes(_));
+    for f in ["capture constraints", "Opus FEC negotiated", "ptime", "stats available", "TURN/UDP", "TURN/TCP"] {
+        assert!(yes(f), "{f}: {:?}", rows[0].cells[f]);
+    }
+    assert!(matches!(rows[0].cells["DTX"], Cell::NotRun(_)), "no DTX preset was run");
+    assert!(matches!(rows[0].cells["TURN/TLS"], Cell::NotRun(_)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_suite() {
-    suite(Browser::Chromium).await;
+    let _serial = SERIAL.lock().await;
+    check_matrix(&suite(Browser::Chromium).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firefox_suite() {
-    suite(Browser::Firefox).await;
+    let _serial = SERIAL.lock().await;
+    check_matrix(&suite(Browser::Firefox).await);
 }

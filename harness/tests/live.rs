@@ -15,6 +15,10 @@ use jitterbug_core::results::{DirectionResult, Status};
 const CALL_SECONDS: f64 = 10.0;
 const CLIP: &str = "arctic-a0009-slt";
 
+/// Live calls run one at a time: concurrent calls on a small machine make the relay late
+/// (and it would rightly mark the runs invalid).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn live_call(profile: &str, preset: &str, seed: u64) -> CallOutput {
     let profile = Profiles::new(None).get(profile).unwrap();
     let preset = Presets::new(None).get(preset).unwrap();
@@ -60,6 +64,7 @@ fn children_alive() -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_call_connects_scores_and_every_rtp_packet_crosses_the_relay() {
+    let _serial = SERIAL.lock().await;
     let o = live_call("clean", "balanced-fec", 1).await;
     let live = o.result.live.as_ref().unwrap();
     assert!(live.setup_ms.is_some_and(|ms| ms > 0.0 && ms < 5000.0), "setup {:?}", live.setup_ms);
@@ -102,6 +107,7 @@ async fn clean_call_connects_scores_and_every_rtp_packet_crosses_the_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lossy_call_matches_the_simulator_for_the_same_seed() {
+    let _serial = SERIAL.lock().await;
     let seed = 7;
     let o = live_call("loss-random-5", "balanced-fec", seed).await;
     // The simulator with the same profile, preset, seed and conversation script.
@@ -131,6 +137,7 @@ async fn lossy_call_matches_the_simulator_for_the_same_seed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_ms_of_delay_measures_as_fifty_ms_over_the_clean_floor() {
+    let _serial = SERIAL.lock().await;
     // The floor is what the same client and agent measure on `clean` (loopback, the relay's
     // forwarding, the stacks' queues); a fixed jitter buffer keeps mouth-to-ear comparable.
     let clean = live_call("clean", "fixed-60", 3).await;
@@ -156,6 +163,7 @@ async fn fifty_ms_of_delay_measures_as_fifty_ms_over_the_clean_floor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turn_profile_relays_through_coturn_promptly() {
+    let _serial = SERIAL.lock().await;
     let relayed = live_call("nat-symmetric-turn", "balanced-fec", 5).await;
     let live = relayed.result.live.as_ref().unwrap();
     assert_eq!(live.candidate_type.as_deref(), Some("relay"), "{live:?}");
@@ -205,6 +213,7 @@ async fn turn_profile_relays_through_coturn_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
+    let _serial = SERIAL.lock().await;
     use jitterbug::live::whip_client::{Trust, WhipClient};
     let preset = Presets::new(None).get("balanced-fec").unwrap();
     let profile = Profiles::new(None).get("clean").unwrap();

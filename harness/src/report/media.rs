@@ -91,7 +91,7 @@ fn link_call_dir(r: &ScenarioResult, results_dir: &Path, report_dir: &Path, m: &
         let p = abs.join(f);
         p.is_file().then(|| relative(report_dir, &p))
     };
-    m.degraded = rel("degraded.wav");
+    m.degraded = rel("degraded.wav").or_else(|| rel("browser-heard.wav"));
     m.capture = rel("capture.pcap");
     m.note = Some("live call: the agent's answer is the reference; degraded.wav is what the user heard".into());
     Ok(())

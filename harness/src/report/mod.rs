@@ -45,11 +45,26 @@ pub fn render(
     heatmap::render(&mut out, results);
     cdf::render(&mut out, results);
     budget::render(&mut out, results);
+    compat_section(&mut out, results);
     kpi::render(&mut out, results);
     worst::render(&mut out, media);
     env::render(&mut out, run);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The browser compatibility matrix (seed table 7), when the run had browser calls.
+fn compat_section(out: &mut String, results: &[ScenarioResult]) {
+    let rows = crate::compat::matrix(results);
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"compat\">Browser compatibility</h2>\n");
+    out.push_str(&crate::compat::html(&rows));
+    out.push_str(
+        "<p class=\"muted\">Generated from this run's browser calls (seed table 7). Hover a cell for what was \
+         observed; \"not run\" means no call in this run exercised the feature.</p>\n",
+    );
 }
 
 /// HTML-escapes text for element content and quoted attribute values.
