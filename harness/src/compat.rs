@@ -93,16 +93,16 @@ fn row(name: &str, runs: &[&ScenarioResult]) -> Row {
     let mut cells = BTreeMap::new();
     let ok: Vec<&&ScenarioResult> = runs.iter().filter(|r| r.status == Status::Ok && r.browser.is_some()).collect();
     if ok.is_empty() {
-        let reason = runs
+        let cell = runs
             .iter()
             .find_map(|r| match &r.status {
-                Status::Unsupported { reason } => Some(format!("unsupported: {reason}")),
-                Status::Error { reason } | Status::Invalid { reason } => Some(format!("failed: {reason}")),
+                Status::Unsupported { reason } => Some(Cell::Unsupported(reason.clone())),
+                Status::Error { reason } | Status::Invalid { reason } => Some(Cell::No(format!("failed: {reason}"))),
                 Status::Ok => None,
             })
-            .unwrap_or_else(|| "no completed call".into());
+            .unwrap_or_else(|| Cell::No("no completed call".into()));
         for f in FEATURES {
-            cells.insert(f, Cell::Unsupported(reason.clone()));
+            cells.insert(f, cell.clone());
         }
         return Row { browser: name.into(), version, cells };
     }
@@ -195,7 +195,7 @@ fn short(c: &Cell) -> (&'static str, &str) {
     }
 }
 
-/// A Markdown table (the README's) with the details as footnote-style text per cell.
+/// A Markdown table of verdicts (the README's), then what was observed, per browser.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::from("| browser |");
     for f in FEATURES {
@@ -207,11 +207,26 @@ pub fn markdown(rows: &[Row]) -> String {
     for r in rows {
         let _ = write!(s, "| {} {} |", r.browser, r.version);
         for f in FEATURES {
-            let (v, d) = r.cells.get(f).map(short).unwrap_or(("–", ""));
-            let _ =
-                write!(s, " {v}{} |", if d.is_empty() { String::new() } else { format!(": {}", d.replace('|', "/")) });
+            let _ = write!(s, " {} |", r.cells.get(f).map_or("–", |c| short(c).0));
         }
         s.push('\n');
+    }
+    s.push('\n');
+    for r in rows {
+        let details: Vec<String> = FEATURES
+            .iter()
+            .filter_map(|f| r.cells.get(f).map(|c| (f, short(c).1)))
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(f, d)| format!("{f}: {d}"))
+            .collect();
+        let mut unique = details.clone();
+        unique.dedup_by(|a, b| a.split_once(": ").map(|x| x.1) == b.split_once(": ").map(|x| x.1));
+        let text = if unique.len() == 1 && details.len() == FEATURES.len() {
+            unique[0].split_once(": ").map_or(unique[0].clone(), |(_, d)| d.to_owned())
+        } else {
+            details.join("; ")
+        };
+        let _ = writeln!(s, "- **{}**: {}", r.browser, text.replace('|', "/"));
     }
     s
 }
