@@ -16,5 +16,8 @@ pub mod tls;
 pub mod wav;
 
 pub use config::{AgentConfig, TlsSource};
+
+/// This agent's version (the report's environment names it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use pipeline::{Behaviour, StageBudgets};
 pub use server::{Agent, serve};

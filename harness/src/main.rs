@@ -418,6 +418,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
+/// Runs `work` to completion, or until Ctrl-C: then the work is dropped, which stops what it
+/// started (browsers, drivers, coturn, PulseAudio are killed by their guards) before exiting.
+fn until_interrupted<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    runtime()?.block_on(async {
+        tokio::select! {
+            r = work => r,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted (Ctrl-C): everything started was stopped"),
+        }
+    })
+}
+
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let profiles = Profiles::new(cli.profiles_dir);
@@ -462,7 +473,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 Backend::Sim => run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?,
                 Backend::Live => run_cmd::run_with(&opts, |out| {
                     let callers: Vec<Caller> = clients.iter().map(|c| c.caller()).collect();
-                    runtime()?.block_on(jitterbug::call_cmd::run_live_matrix(
+                    until_interrupted(jitterbug::call_cmd::run_live_matrix(
                         &p,
                         &s,
                         &c,
@@ -544,7 +555,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 allow_red,
             };
             eprintln!("{} call through the relay with profile {profile}, preset {preset}…", browser.browser().name());
-            let o = runtime()?.block_on(jitterbug::call_cmd::run_browser(spec, &out))?;
+            let o = until_interrupted(jitterbug::call_cmd::run_browser(spec, &out))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&o.result)?);
             } else {
@@ -600,7 +611,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             };
             let spec = CallSpec { profile: &p, preset: &s, clip: &c, seed, call_seconds, agent: target };
             eprintln!("calling through the relay with profile {profile}, preset {preset} ({call_seconds} s)…");
-            let o = runtime()?.block_on(jitterbug::call_cmd::run_call(spec, &out, &command_line))?;
+            let o = until_interrupted(jitterbug::call_cmd::run_call(spec, &out, &command_line))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&o.result)?);
             } else {

@@ -102,6 +102,9 @@ pub struct RunInfo<'a> {
     pub started: String,
     pub finished: String,
     pub jitterbug_version: &'static str,
+    /// The reference agent's version and the webrtc crate it is built on.
+    pub agent_version: &'static str,
+    pub webrtc_version: &'static str,
     pub libopus_version: String,
     pub host: String,
     pub command_line: &'a [String],
@@ -124,6 +127,8 @@ impl<'a> RunInfo<'a> {
             started: humantime::format_rfc3339_seconds(started).to_string(),
             finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             jitterbug_version: env!("CARGO_PKG_VERSION"),
+            agent_version: jitterbug_agent::VERSION,
+            webrtc_version: crate::embedded::WEBRTC_VERSION,
             libopus_version: jitterbug_core::codec::libopus_version(),
             host: std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
             command_line,

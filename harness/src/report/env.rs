@@ -2,12 +2,16 @@
 
 use std::fmt::Write;
 
+use jitterbug_core::results::ScenarioResult;
+
 use super::esc;
 
 /// Fields shown first, in this order; any other field of `run.json` follows.
-const KNOWN: [(&str, &str); 10] = [
+const KNOWN: [(&str, &str); 12] = [
     ("run_id", "run id"),
     ("jitterbug_version", "jitterbug"),
+    ("agent_version", "reference agent"),
+    ("webrtc_version", "webrtc crate"),
     ("libopus_version", "libopus"),
     ("host", "host"),
     ("started", "started"),
@@ -18,8 +22,16 @@ const KNOWN: [(&str, &str); 10] = [
     ("command_line", "command line"),
 ];
 
-pub(super) fn render(out: &mut String, run: Option<&serde_json::Value>) {
+pub(super) fn render(out: &mut String, run: Option<&serde_json::Value>, results: &[ScenarioResult]) {
     out.push_str("<h2 id=\"environment\">Environment</h2>\n");
+    // Browsers come from the results (each browser call records its version).
+    let mut browsers: Vec<String> =
+        results.iter().filter_map(|r| r.browser.as_ref().map(|b| format!("{} {}", b.name, b.version))).collect();
+    browsers.sort();
+    browsers.dedup();
+    if !browsers.is_empty() {
+        let _ = writeln!(out, "<p>Browsers: {}</p>", esc(&browsers.join(", ")));
+    }
     let Some(obj) = run.and_then(|r| r.as_object()) else {
         out.push_str("<p class=\"muted\">No run.json: environment unknown.</p>\n");
         return;

@@ -48,7 +48,7 @@ pub fn render(
     compat_section(&mut out, results);
     kpi::render(&mut out, results);
     worst::render(&mut out, media);
-    env::render(&mut out, run);
+    env::render(&mut out, run, results);
     out.push_str("</body>\n</html>\n");
     out
 }
