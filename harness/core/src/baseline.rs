@@ -36,9 +36,16 @@ pub struct Tolerances {
     pub default_float: f64,
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Metric path prefixes not compared at all (counters a real-time run cannot repeat).
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 impl Tolerances {
+    fn ignores(&self, path: &str) -> bool {
+        self.ignore.iter().any(|p| path == p || path.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('.')))
+    }
+
     fn for_metric(&self, path: &str, integral: bool) -> f64 {
         let leaf = path.rsplit('.').next().unwrap_or(path);
         match self.metrics.get(leaf) {
@@ -123,7 +130,8 @@ fn flatten_into(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, 
     }
 }
 
-/// The metrics of a result that a baseline keeps (the directions' numbers).
+/// The metrics of a result that a baseline keeps: the directions' numbers and, for live
+/// calls, the call's (setup, transit, turns, stage times).
 pub fn metrics_of(r: &ScenarioResult) -> BTreeMap<String, (f64, bool)> {
     let mut out = BTreeMap::new();
     for (name, d) in [("uplink", &r.uplink), ("downlink", &r.downlink)] {
@@ -131,6 +139,9 @@ pub fn metrics_of(r: &ScenarioResult) -> BTreeMap<String, (f64, bool)> {
             let v = serde_json::to_value(d).expect("results serialise");
             flatten_into(name, &v, &mut out);
         }
+    }
+    if let Some(live) = &r.live {
+        flatten_into("live", &serde_json::to_value(live).expect("results serialise"), &mut out);
     }
     out
 }
@@ -169,7 +180,7 @@ impl Baseline {
                 continue;
             }
             let actual = metrics_of(r);
-            for (metric, &expected) in &exp.metrics {
+            for (metric, &expected) in exp.metrics.iter().filter(|(m, _)| !tolerances.ignores(m)) {
                 let verdict = match actual.get(metric) {
                     None => Verdict::Missing,
                     Some(&(value, integral)) => {
