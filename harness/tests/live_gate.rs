@@ -36,7 +36,11 @@ async fn live_and_browser_calls_pass_the_golden_bands() {
     assert_eq!(g.outcome(), Outcome::Pass);
     let webkit = results.iter().filter(|r| r.client == "webkit").collect::<Vec<_>>();
     assert_eq!(webkit.len(), 3);
-    assert!(webkit.iter().all(|r| matches!(&r.status, Status::Unsupported { reason } if reason.contains("RTCPeerConnection"))));
+    assert!(
+        webkit
+            .iter()
+            .all(|r| matches!(&r.status, Status::Unsupported { reason } if reason.contains("RTCPeerConnection")))
+    );
 
     // The known gap passes only as that gap: an error in its place fails the gate…
     let mut changed = results.clone();

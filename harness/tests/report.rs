@@ -272,4 +272,6 @@ fn live_results_get_the_latency_budget_and_table_10_rates() {
     );
     assert!(html.contains("<td class=\"l\">TURN usage rate</td><td>100.0 % (1 of 1)</td>"));
     assert!(html.contains("voice-to-voice p95</td><td class=\"fail\">1050 ms</td>"), "1050 ms is over 800");
+    assert!(html.contains("<caption>Voice-to-voice, ms"), "voice-to-voice heatmap for live calls");
+    assert!(!render(small_run(), None, None, &[]).contains("<caption>Voice-to-voice"), "none for simulations");
 }

@@ -1,5 +1,6 @@
-//! Section 2: profile × preset heatmaps (mean over clips and seeds) of STOI, ESTOI and the
-//! mouth-to-ear p95, each cell coloured on a fixed green → red scale with its value printed.
+//! Section 2: profile × preset heatmaps (mean over clips and seeds) of STOI, ESTOI, the
+//! mouth-to-ear p95 and, for live calls, voice-to-voice latency, each cell coloured on a fixed
+//! green → red scale with its value printed.
 
 use std::fmt::Write;
 
@@ -18,7 +19,7 @@ struct Metric {
     value: fn(&ScenarioResult) -> Option<f64>,
 }
 
-const METRICS: [Metric; 3] = [
+const METRICS: [Metric; 4] = [
     Metric {
         title: "STOI (worst direction)",
         good: 1.0,
@@ -43,6 +44,14 @@ const METRICS: [Metric; 3] = [
         unit: " ms",
         value: |r| worst_max(r, |d| d.mouth_to_ear_p95_ms),
     },
+    Metric {
+        title: "Voice-to-voice, ms (live calls: user's last word → agent's first word heard)",
+        good: 600.0,
+        bad: 1500.0,
+        decimals: 0,
+        unit: " ms",
+        value: |r| r.live.as_ref()?.voice_to_voice_median_ms,
+    },
 ];
 
 pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
@@ -54,7 +63,9 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
         return;
     }
     out.push_str("<div class=\"heatmaps\">\n");
-    for m in &METRICS {
+    // Voice-to-voice exists only for live calls: no table of empty cells for a simulation.
+    let any_live = results.iter().any(|r| r.live.is_some());
+    for m in METRICS.iter().filter(|m| any_live || !m.title.starts_with("Voice-to-voice")) {
         let _ = write!(
             out,
             "<table class=\"heat\">\n<caption>{}. Mean over clips and seeds of scenarios with status ok; \
