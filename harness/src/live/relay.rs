@@ -214,6 +214,8 @@ struct State {
     distinct: [HashSet<(u32, u16)>; 2],
     lateness: Vec<f64>,
     upstream_rx: mpsc::UnboundedSender<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Readers of the upstream sockets, stopped with the relay (they hold the sockets).
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 const UP: usize = 0;
@@ -289,14 +291,14 @@ impl State {
         let local = socket.local_addr().ok()?;
         let reader = socket.clone();
         let tx = self.upstream_rx.clone();
-        tokio::spawn(async move {
+        self.readers.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
             while let Ok((n, from)) = reader.recv_from(&mut buf).await {
                 if tx.send((local, from, buf[..n].to_vec())).is_err() {
                     break;
                 }
             }
-        });
+        }));
         self.by_public.insert(local, public);
         self.bindings.insert(public, Binding { socket: socket.clone(), public });
         Some(socket)
@@ -375,6 +377,7 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
         distinct: Default::default(),
         lateness: Vec::new(),
         upstream_rx: tx,
+        readers: Vec::new(),
     };
     let loadavg_start = loadavg();
     let mut buf = vec![0u8; 2048];
@@ -403,6 +406,9 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 fn finish(mut st: State, loadavg_start: Option<f64>) -> RelayReport {
+    for r in st.readers.drain(..) {
+        r.abort();
+    }
     let mut late = std::mem::take(&mut st.lateness);
     late.sort_by(f64::total_cmp);
     let q = |p: f64| if late.is_empty() { 0.0 } else { late[((late.len() - 1) as f64 * p).round() as usize] };
