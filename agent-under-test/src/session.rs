@@ -304,7 +304,13 @@ impl Session {
             downlink: recording.then(|| Mutex::new(Vec::new())),
         });
         let stop = Arc::new(Notify::new());
-        let media = MediaLoop::new(&id, &config, settings, offered.payload_type, ssrc, shared.clone())?;
+        let media = match MediaLoop::new(&id, &config, settings, offered.payload_type, ssrc, shared.clone()) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = pc.close().await;
+                return Err(e);
+            }
+        };
         let task = tokio::spawn(media.run(events_rx, track, stop.clone()));
         let session = Arc::new(Session { id, pc, shared, stop, task: Mutex::new(Some(task)), config });
         Ok((session, answer))
@@ -318,10 +324,10 @@ impl Session {
         let _ = task.await;
         let _ = self.pc.close().await;
         self.shared.state().closed_ms = Some(ms(self.shared.now()));
-        if let Some(dir) = &self.config.record_dir {
-            if let Err(e) = self.write_recordings(dir) {
-                eprintln!("jitterbug-agent: session {}: cannot write recordings to {}: {e}", self.id, dir.display());
-            }
+        if let Some(dir) = &self.config.record_dir
+            && let Err(e) = self.write_recordings(dir)
+        {
+            eprintln!("jitterbug-agent: session {}: cannot write recordings to {}: {e}", self.id, dir.display());
         }
     }
 
