@@ -56,18 +56,7 @@ fn check(o: &BrowserCallOutput, floor: f64) {
     assert!(up.stoi >= floor && down.stoi >= floor, "STOI up {} down {} (floor {floor})", up.stoi, down.stoi);
     // Every getStats field the suite reports, present and numeric.
     let inbound = last_inbound(o);
-    for f in [
-        "jitter",
-        "packetsLost",
-        "jitterBufferDelay",
-        "jitterBufferTargetDelay",
-        "jitterBufferEmittedCount",
-        "concealedSamples",
-        "concealmentEvents",
-        "insertedSamplesForDeceleration",
-        "removedSamplesForAcceleration",
-        "totalSamplesReceived",
-    ] {
+    for f in jitterbug::compat::STATS_FIELDS {
         assert!(inbound.get(f).is_some_and(Value::is_number), "inbound-rtp {f} missing: {inbound}");
     }
     let b = o.result.browser.as_ref().unwrap();

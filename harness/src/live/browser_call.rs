@@ -11,12 +11,13 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use jitterbug_agent::{AgentConfig, Behaviour};
 use jitterbug_core::codec::Decoder;
-use jitterbug_core::jitter_buffer::{BLOCK, JitterBufferStats};
+use jitterbug_core::jitter_buffer::JitterBufferStats;
 use jitterbug_core::preset::Preset;
 use jitterbug_core::profile::{Profile, TurnTransport};
-use jitterbug_core::results::{BrowserInfo, LiveInfo, ScenarioResult, Status};
+use jitterbug_core::results::{BrowserInfo, LiveInfo, Percentiles, ScenarioResult, Status};
 use serde_json::Value;
 
+use super::agent_record::{AgentRecord, epoch_unix_ns, samples_48k, voice_to_voice};
 use super::call::{RELAY_IP, RELAY_UPSTREAM_IP};
 use super::coturn::Coturn;
 use super::relay::{Relay, RelayConfig, RelayReport};
@@ -193,45 +194,22 @@ fn score_call(
     record_dir: &Path,
 ) -> anyhow::Result<()> {
     let r = &page.result;
-    let epoch_ms = trace
-        .get("epoch_unix_ns")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<f64>().ok())
-        .ok_or_else(|| anyhow!("the agent's trace has no epoch"))?
-        / 1e6;
+    let agent = AgentRecord::new(trace, record_dir)?;
+    let epoch_ms = epoch_unix_ns(trace)? as f64 / 1e6;
     let capture_start_ms = num(r, &["offer_unix_ms"]).zip(num(r, &["media_start_ms"])).map(|(a, b)| a + b);
-    let offset = capture_start_ms.map_or(0, |c| ((c - epoch_ms).max(0.0) * 48.0) as usize);
+    let offset = capture_start_ms.map_or(0, |c| samples_48k(((c - epoch_ms) * 1e6) as i128));
     let on_agent_clock = |pcm: &[i16]| {
         let mut v = vec![0i16; offset];
         v.extend_from_slice(pcm);
         v
     };
-    let session = trace.get("id").and_then(Value::as_str).unwrap_or_default();
-    let read = |which: &str| {
-        crate::wav::read(&record_dir.join(format!("{session}.{which}.wav")))
-            .ok()
-            .map(|a| crate::wav::to_i16(&a.samples))
-    };
     let codec = &spec.preset.codec;
-    let decoder_delay = Decoder::new(codec)?.algorithmic_delay_samples() as f64 / 48.0;
-    let base = |d: &jitterbug_core::profile::DirectionSpec| d.base.delay.ms.ms();
-    if let Some(heard_by_agent) = read("uplink") {
-        let mut degraded = vec![0i16; BLOCK];
-        degraded.extend_from_slice(&heard_by_agent);
-        let stats: JitterBufferStats =
-            serde_json::from_value(trace.get("jitter_buffer").cloned().unwrap_or_default()).unwrap_or_default();
-        result.uplink = Some(score::score(score::DirectionInputs {
-            reference: &on_agent_clock(&page.sent),
-            degraded: &degraded,
-            settings: codec,
-            jitter_buffer: &spec.preset.jitter_buffer,
-            codec_delay_ms: decoder_delay,
-            base_delay_ms: base(&spec.profile.uplink),
-            network: relay.rtp_uplink,
-            stats,
-        })?);
+    if let Some((up, _)) =
+        agent.score_uplink(spec.profile, spec.preset, &on_agent_clock(&page.sent), relay.rtp_uplink)?
+    {
+        result.uplink = Some(up);
     }
-    if let Some(sent_by_agent) = read("downlink") {
+    if let Some(sent_by_agent) = agent.recording("downlink") {
         // The browser's own buffer counters, from its last getStats sample.
         let last_in = page
             .result
@@ -260,8 +238,8 @@ fn score_call(
             degraded: &on_agent_clock(&page.received),
             settings: codec,
             jitter_buffer: &spec.preset.jitter_buffer,
-            codec_delay_ms: decoder_delay,
-            base_delay_ms: base(&spec.profile.downlink),
+            codec_delay_ms: Decoder::new(codec)?.algorithmic_delay_samples() as f64 / 48.0,
+            base_delay_ms: spec.profile.downlink.base.delay.ms.ms(),
             network: relay.rtp_downlink,
             stats,
         })?);
@@ -275,8 +253,6 @@ fn score_call(
     } else {
         pair.get("local_type").and_then(Value::as_str).map(str::to_owned)
     };
-    let counters = trace.get("conversation");
-    let count = |k: &str| counters.and_then(|c| c.get(k)).and_then(Value::as_u64).unwrap_or(0);
     let disconnects = r
         .get("pc_states")
         .and_then(Value::as_array)
@@ -286,24 +262,18 @@ fn score_call(
         })
         .unwrap_or(0) as u64;
     // Both channels are on the page's audio clock: voice-to-voice needs no clock mapping.
-    let v2v = super::call::voice_to_voice(&page.sent, 0, &page.received);
+    let v2v = voice_to_voice(&page.sent, 0, &page.received);
     result.live = Some(LiveInfo {
         setup_ms: num(r, &["connected_ms"]),
-        voice_to_voice_median_ms: super::call::median(&v2v),
+        voice_to_voice_median_ms: Percentiles::of(&v2v).map(|p| p.p50),
         voice_to_voice_ms: v2v,
         turn_used: local_type.as_deref() == Some("relay"),
         candidate_type: local_type,
         disconnects,
-        turns: count("turns"),
-        turns_answered: count("answers_completed"),
-        false_end_of_turn: count("false_end_of_turn"),
-        barge_ins: count("barge_ins"),
-        stages_ms: super::call::stage_times(trace),
         relay_rtp_uplink: relay.rtp_distinct_uplink,
         relay_rtp_downlink: relay.rtp_distinct_downlink,
-        agent_rtp_sent: trace.get("rtp_sent").and_then(Value::as_u64).unwrap_or(0),
         relay_timer_late_p99_ms: relay.timer.late_p99_ms,
-        ..Default::default()
+        ..agent.conversation()
     });
     Ok(())
 }

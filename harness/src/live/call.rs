@@ -15,14 +15,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow, bail};
 use jitterbug_agent::{AgentConfig, Behaviour};
 use jitterbug_core::codec::Decoder;
-use jitterbug_core::jitter_buffer::{BLOCK, JitterBufferStats};
 use jitterbug_core::preset::Preset;
 use jitterbug_core::profile::{Profile, TurnTransport};
-use jitterbug_core::results::{LiveInfo, Percentiles, ScenarioResult, StageTimes, Status};
+use jitterbug_core::results::{LiveInfo, Percentiles, ScenarioResult, Status};
 use jitterbug_core::rng::{Stream, StreamId};
 use jitterbug_core::time::Timestamp;
-use jitterbug_core::vad::{VAD_BLOCK, Vad, VadConfig};
 
+use super::agent_record::{self, AgentRecord, samples_48k, voice_to_voice};
 use super::client::{ClientOutcome, ClientPlan, NativeClient};
 use super::coturn::Coturn;
 use super::relay::{Relay, RelayConfig, RelayReport};
@@ -198,12 +197,7 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
     };
 
     // Timelines: everything on the agent's session clock.
-    let session = answer.location.rsplit('/').next().unwrap_or_default().to_owned();
-    let epoch = trace
-        .get("epoch_unix_ns")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse::<i128>().ok())
-        .ok_or_else(|| anyhow!("the agent's trace has no epoch_unix_ns"))?;
+    let epoch = agent_record::epoch_unix_ns(&trace)?;
     let media_start = client.media_start.ok_or_else(|| anyhow!("never connected"))?;
     let offset_ns = instant_unix_ns(media_start) - epoch;
     let at_agent = |i: Instant| Timestamp::from_nanos((instant_unix_ns(i) - epoch).max(0) as u64);
@@ -225,49 +219,30 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
         Decoder::new(codec)?,
         until,
     );
-    let agent_sent = read_recording(&record_dir, &session, "downlink");
-    let agent_heard = read_recording(&record_dir, &session, "uplink");
-    let floor = |d: &jitterbug_core::profile::DirectionSpec| d.base.delay.ms.ms();
-    if let Some(reference) = &agent_sent {
+    let agent = AgentRecord::new(&trace, &record_dir)?;
+    if let Some(reference) = agent.recording("downlink") {
         result.downlink = Some(score::score(score::DirectionInputs {
-            reference,
+            reference: &reference,
             degraded: &heard.pcm,
             settings: codec,
             jitter_buffer: &spec.preset.jitter_buffer,
             codec_delay_ms: heard.codec_delay_ms,
-            base_delay_ms: floor(&spec.profile.downlink),
+            base_delay_ms: spec.profile.downlink.base.delay.ms.ms(),
             network: relay_report.rtp_downlink,
             stats: heard.stats,
         })?);
     }
-    // Uplink: what the agent decoded (its recording starts with the first 10 ms tick) against
-    // the script as sent.
+    // Uplink: what the agent decoded against the script as sent.
     let mut uplink_audio = Vec::new();
-    if let Some(recorded) = agent_heard {
-        let mut reference = vec![0i16; (offset_ns.max(0) as u128 * 48 / 1_000_000) as usize];
-        reference.extend_from_slice(&script.pcm);
-        let mut degraded = vec![0i16; BLOCK];
-        degraded.extend_from_slice(&recorded);
-        let stats: JitterBufferStats =
-            serde_json::from_value(trace.get("jitter_buffer").cloned().unwrap_or_default()).unwrap_or_default();
-        let decoder_delay = Decoder::new(codec)?.algorithmic_delay_samples() as f64 / 48.0;
-        result.uplink = Some(score::score(score::DirectionInputs {
-            reference: &reference,
-            degraded: &degraded,
-            settings: codec,
-            jitter_buffer: &spec.preset.jitter_buffer,
-            codec_delay_ms: decoder_delay,
-            base_delay_ms: floor(&spec.profile.uplink),
-            network: relay_report.rtp_uplink,
-            stats,
-        })?);
-        uplink_audio = degraded;
+    let mut reference = vec![0i16; samples_48k(offset_ns)];
+    reference.extend_from_slice(&script.pcm);
+    if let Some((up, recorded)) = agent.score_uplink(spec.profile, spec.preset, &reference, relay_report.rtp_uplink)? {
+        result.uplink = Some(up);
+        uplink_audio = recorded;
     }
 
     let v2v = voice_to_voice(&script.pcm, offset_ns, &heard.pcm);
     let (transit_up, transit_down) = transit(&trace, epoch, &client);
-    let counters = trace.get("conversation");
-    let count = |k: &str| counters.and_then(|c| c.get(k)).and_then(|v| v.as_u64()).unwrap_or(0);
     result.live = Some(LiveInfo {
         setup_ms: client.setup_ms,
         candidate_type: client.selected_local_candidate_type.clone(),
@@ -275,18 +250,13 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
         disconnects: client.disconnects,
         transit_uplink_ms: Percentiles::of(&transit_up),
         transit_downlink_ms: Percentiles::of(&transit_down),
-        voice_to_voice_median_ms: median(&v2v),
+        voice_to_voice_median_ms: Percentiles::of(&v2v).map(|p| p.p50),
         voice_to_voice_ms: v2v,
-        turns: count("turns"),
-        turns_answered: count("answers_completed"),
-        false_end_of_turn: count("false_end_of_turn"),
-        barge_ins: count("barge_ins"),
-        stages_ms: stage_times(&trace),
         relay_rtp_uplink: relay_report.rtp_distinct_uplink,
         relay_rtp_downlink: relay_report.rtp_distinct_downlink,
         client_rtp_sent: client.rtp_sent,
-        agent_rtp_sent: trace.get("rtp_sent").and_then(|v| v.as_u64()).unwrap_or(0),
         relay_timer_late_p99_ms: relay_report.timer.late_p99_ms,
+        ..agent.conversation()
     });
     if let Some(reason) = &relay_report.timer.invalid {
         result.status = Status::Invalid { reason: reason.clone() };
@@ -297,12 +267,6 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
 fn random_token(seed: u64) -> String {
     let mut s = Stream::new(seed ^ unix_ns(SystemTime::now()) as u64, 9, StreamId::Media);
     format!("{:016x}{:016x}", s.next_u64(), s.next_u64())
-}
-
-fn read_recording(dir: &Path, session: &str, which: &str) -> Option<Vec<i16>> {
-    let path: PathBuf = dir.join(format!("{session}.{which}.wav"));
-    let audio = crate::wav::read(&path).ok()?;
-    Some(crate::wav::to_i16(&audio.samples))
 }
 
 /// The first UDP host candidate's address in an answer, and the answer.
@@ -328,53 +292,6 @@ fn rewrite_candidates(sdp: &str, from: SocketAddr, to: SocketAddr) -> String {
         .collect::<Vec<_>>()
         .join("\r\n")
         + "\r\n"
-}
-
-pub(crate) fn median(v: &[f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    Some(s[s.len() / 2])
-}
-
-/// Speech segments (start, end) of `pcm` in samples, by the shared VAD.
-fn speech_segments(pcm: &[i16]) -> Vec<(usize, usize)> {
-    let mut vad = Vad::new(VadConfig::default());
-    let mut out = Vec::new();
-    let mut current: Option<(usize, usize)> = None;
-    for (k, block) in pcm.chunks_exact(VAD_BLOCK).enumerate() {
-        let at = k * VAD_BLOCK;
-        if vad.push(block) {
-            current = Some(current.map_or((at, at + VAD_BLOCK), |(s, _)| (s, at + VAD_BLOCK)));
-        } else if let Some((s, e)) = current
-            && at - e >= 30 * VAD_BLOCK
-        {
-            // 300 ms of quiet closes a segment (pauses inside a sentence do not).
-            out.push((s, e));
-            current = None;
-        }
-    }
-    out.extend(current);
-    out
-}
-
-/// Per user turn: end of the user's speech (as sent) → onset of the next speech the user
-/// heard, before the user's following turn; ms.
-pub(crate) fn voice_to_voice(script: &[i16], offset_ns: i128, heard: &[i16]) -> Vec<f64> {
-    let offset = (offset_ns.max(0) as u128 * 48 / 1_000_000) as usize;
-    let user = speech_segments(script);
-    let agent = speech_segments(heard);
-    let mut out = Vec::new();
-    for (i, &(_, end)) in user.iter().enumerate() {
-        let end = end + offset;
-        let next_turn = user.get(i + 1).map_or(usize::MAX, |&(s, _)| s + offset);
-        if let Some(&(onset, _)) = agent.iter().find(|&&(s, _)| s > end && s < next_turn) {
-            out.push((onset - end) as f64 / 48.0);
-        }
-    }
-    out
 }
 
 /// RTP one-way transit per packet, ms, both directions: matched by sequence number between
@@ -405,39 +322,6 @@ fn transit(trace: &serde_json::Value, epoch: i128, client: &ClientOutcome) -> (V
     (up, down)
 }
 
-/// Mean stage times over the answered turns of the agent's trace.
-pub(crate) fn stage_times(trace: &serde_json::Value) -> Option<StageTimes> {
-    let turns = trace.get("turns")?.as_array()?;
-    let f = |t: &serde_json::Value, path: &[&str]| path.iter().try_fold(t, |v, k| v.get(*k)).and_then(|v| v.as_f64());
-    let mut sum = StageTimes::default();
-    let mut n = 0.0;
-    for t in turns {
-        let (Some(speech_end), Some(eot), Some(asr_s), Some(asr_e), Some(ag_s), Some(ag_e), Some(tts_s), Some(first)) = (
-            f(t, &["speech_end_ms"]),
-            f(t, &["end_of_turn_ms"]),
-            f(t, &["asr", "start_ms"]),
-            f(t, &["asr", "end_ms"]),
-            f(t, &["agent", "start_ms"]),
-            f(t, &["agent", "end_ms"]),
-            f(t, &["tts", "start_ms"]),
-            f(t, &["first_audio_out_ms"]),
-        ) else {
-            continue;
-        };
-        sum.end_of_turn += eot - speech_end;
-        sum.asr += asr_e - asr_s;
-        sum.agent += ag_e - ag_s;
-        sum.tts_first_audio += first - tts_s;
-        n += 1.0;
-    }
-    (n > 0.0).then(|| StageTimes {
-        end_of_turn: sum.end_of_turn / n,
-        asr: sum.asr / n,
-        agent: sum.agent / n,
-        tts_first_audio: sum.tts_first_audio / n,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,18 +333,5 @@ mod tests {
         assert_eq!(addr, "127.0.0.1:40000".parse::<SocketAddr>().unwrap());
         let out = rewrite_candidates(sdp, addr, "127.0.0.2:5000".parse().unwrap());
         assert!(out.contains("udp 2130706431 127.0.0.2 5000 typ host"), "{out}");
-    }
-
-    #[test]
-    fn voice_to_voice_measures_from_speech_end_to_heard_onset() {
-        let tone = |n: usize| (0..n).map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16).collect::<Vec<_>>();
-        let mut script = tone(48_000);
-        script.resize(48_000 * 4, 0);
-        // Heard: silence, then the answer 900 ms after the user stopped (plus a 100 ms offset).
-        let mut heard = vec![0i16; 48_000 + 48 * 1000];
-        heard.extend(tone(48_000));
-        let v = voice_to_voice(&script, 100_000_000, &heard);
-        assert_eq!(v.len(), 1);
-        assert!((v[0] - 900.0).abs() <= 20.0, "{v:?}");
     }
 }
