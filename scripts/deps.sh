@@ -22,6 +22,7 @@ want_deb pulseaudio pulseaudio                  # Firefox needs a sound server f
 want_deb webkit2gtk-driver WebKitWebDriver      # the WebKit row (reported unsupported: no WebRTC in Debian's build)
 want_deb libwebkit2gtk-4.1-0 /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser
 want_deb xvfb Xvfb                              # WebKitWebDriver needs a display
+want_deb libnss3-tools certutil                 # puts the TURN/TLS test CA into a Firefox profile
 
 if ((${#need_debs[@]})); then
     echo "deps: installing ${need_debs[*]}" >&2

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    PublicKeyData,
 };
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
@@ -76,8 +77,34 @@ pub fn server_tls(source: &TlsSource, listen: IpAddr) -> Result<ServerTls, TlsEr
 
 struct Generated {
     ca_pem: String,
+    leaf_pem: String,
+    key_pem: String,
+    leaf_spki_der: Vec<u8>,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+}
+
+/// A throwaway CA and a leaf it signs, as PEM text for other servers (coturn's TLS listener)
+/// whose clients are told to trust the CA.
+pub struct TestPki {
+    pub ca_pem: String,
+    /// The leaf, then the CA.
+    pub chain_pem: String,
+    /// The leaf's PKCS#8 key.
+    pub key_pem: String,
+    /// The leaf's SubjectPublicKeyInfo (DER): what Chromium's SPKI allow-list pins.
+    pub leaf_spki_der: Vec<u8>,
+}
+
+/// A CA and a leaf for loopback names (`localhost`, 127.0.0.1, ::1) plus `extra`.
+pub fn test_pki(extra: IpAddr) -> Result<TestPki, TlsError> {
+    let generated = generate(extra)?;
+    Ok(TestPki {
+        chain_pem: format!("{}{}", generated.leaf_pem, generated.ca_pem),
+        ca_pem: generated.ca_pem,
+        key_pem: generated.key_pem,
+        leaf_spki_der: generated.leaf_spki_der,
+    })
 }
 
 /// A CA and a leaf it signs, valid for loopback names and the listen address.
@@ -106,6 +133,9 @@ fn generate(listen: IpAddr) -> Result<Generated, TlsError> {
 
     Ok(Generated {
         ca_pem: ca_cert.pem(),
+        leaf_pem: leaf.pem(),
+        key_pem: leaf_key.serialize_pem(),
+        leaf_spki_der: leaf_key.subject_public_key_info(),
         chain: vec![leaf.der().clone(), ca_cert.der().clone()],
         key: PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
     })

@@ -170,10 +170,14 @@ fn row(name: &str, runs: &[&ScenarioResult]) -> Row {
     {
         let tried: Vec<&&ScenarioResult> = runs.iter().filter(|r| turn_of(&r.profile) == transport).collect();
         let cell = match tried.iter().find(|r| r.status == Status::Ok) {
-            Some(r) if r.live.as_ref().is_some_and(|l| l.turn_used) => Cell::Yes(format!(
-                "relayed through coturn, setup {:.0} ms",
-                r.live.as_ref().and_then(|l| l.setup_ms).unwrap_or(f64::NAN)
-            )),
+            Some(r) if r.live.as_ref().is_some_and(|l| l.turn_used) => {
+                let setup = r.live.as_ref().and_then(|l| l.setup_ms).unwrap_or(f64::NAN);
+                let expected = feature.trim_start_matches("TURN/").to_ascii_lowercase();
+                match relay_protocol(r) {
+                    Some(p) if p != expected => Cell::No(format!("relayed, but over {p}, not {expected}")),
+                    _ => Cell::Yes(format!("relayed through coturn, setup {setup:.0} ms")),
+                }
+            }
             Some(_) => Cell::No("connected, but not through the relay".into()),
             None => match tried.first().map(|r| &r.status) {
                 Some(Status::Unsupported { reason }) => Cell::NotRun(reason.clone()),
@@ -184,6 +188,12 @@ fn row(name: &str, runs: &[&ScenarioResult]) -> Row {
         cells.insert(feature, cell);
     }
     Row { browser: name.into(), version, cells }
+}
+
+/// How the browser reached its TURN server (`udp`, `tcp`, `tls`), as getStats names it.
+fn relay_protocol(r: &ScenarioResult) -> Option<String> {
+    let pair = &r.browser.as_ref()?.selected_pair;
+    pair.get("relay_protocol").and_then(Value::as_str).map(str::to_ascii_lowercase)
 }
 
 fn short(c: &Cell) -> (&'static str, &str) {

@@ -80,11 +80,13 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         parallel: usize,
         /// Who calls, with the live backend: `native` (our client on the webrtc-rs core) and
-        /// browsers over WebDriver (`chromium`, `firefox`, `webkit`). Implies --backend live
-        /// when a browser is named.
+        /// browsers over WebDriver (`chromium`, `firefox`, `webkit`, `safari` with --webdriver).
+        /// Implies --backend live when a browser is named.
         #[arg(long, value_delimiter = ',', default_value = "native")]
         clients: Vec<ClientArg>,
         /// An existing WebDriver endpoint for the browser clients (Selenium Grid, safaridriver).
+        /// The browser must reach this host's loopback (page, relay on 127.0.0.2, coturn): run
+        /// the driver on the same host.
         #[arg(long, value_name = "URL")]
         webdriver: Option<String>,
     },
@@ -118,7 +120,8 @@ enum Command {
         #[arg(long)]
         allow_red: bool,
         /// Use this WebDriver endpoint (a Selenium Grid, safaridriver on a Mac) instead of
-        /// starting a driver here.
+        /// starting a driver here. The browser must reach this host's loopback (page, relay on
+        /// 127.0.0.2, coturn): run the driver on the same host.
         #[arg(long, value_name = "URL")]
         webdriver: Option<String>,
         #[arg(long, default_value = "reports/browser", value_name = "DIR")]
@@ -329,6 +332,8 @@ enum BrowserArg {
     Firefox,
     /// WebKitGTK (MiniBrowser + WebKitWebDriver under Xvfb); Debian's build has no WebRTC.
     Webkit,
+    /// Safari, only through `--webdriver` (safaridriver runs on macOS).
+    Safari,
 }
 
 impl BrowserArg {
@@ -337,6 +342,7 @@ impl BrowserArg {
             BrowserArg::Chromium => jitterbug::browser::Browser::Chromium,
             BrowserArg::Firefox => jitterbug::browser::Browser::Firefox,
             BrowserArg::Webkit => jitterbug::browser::Browser::Webkit,
+            BrowserArg::Safari => jitterbug::browser::Browser::Safari,
         }
     }
 }
@@ -347,6 +353,7 @@ enum ClientArg {
     Chromium,
     Firefox,
     Webkit,
+    Safari,
 }
 
 impl ClientArg {
@@ -356,6 +363,7 @@ impl ClientArg {
             ClientArg::Chromium => Caller::Browser(BrowserArg::Chromium.browser()),
             ClientArg::Firefox => Caller::Browser(BrowserArg::Firefox.browser()),
             ClientArg::Webkit => Caller::Browser(BrowserArg::Webkit.browser()),
+            ClientArg::Safari => Caller::Browser(BrowserArg::Safari.browser()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Real browsers through the impairment relay: Chromium and Firefox (over WebDriver) call the
-//! reference agent on `clean`, `loss-random-5` and a TURN profile (coturn, the browser's own
-//! TURN client). Needs the browsers and drivers `scripts/deps.sh` installs; a missing one
+//! reference agent on `clean`, `loss-random-5` and TURN over UDP, TCP and TLS (coturn, the
+//! browser's own TURN client). Needs the browsers and drivers `scripts/deps.sh` installs; a missing one
 //! fails the test with the install hint, it never skips.
 #![cfg(feature = "browser")]
 
@@ -22,13 +22,17 @@ const STOI_LOSSY: f64 = 0.85;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn call(browser: Browser, profile: &str) -> BrowserCallOutput {
+    call_via(browser, profile, None).await
+}
+
+async fn call_via(browser: Browser, profile: &str, webdriver: Option<String>) -> BrowserCallOutput {
     let profile = Profiles::new(None).get(profile).unwrap();
     let preset = Presets::new(None).get("balanced-fec").unwrap();
     let clip = clips::load("arctic-a0009-slt").unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let spec = BrowserCallSpec {
         browser,
-        webdriver: None,
+        webdriver,
         profile: &profile,
         preset: &preset,
         clip: &clip,
@@ -91,7 +95,15 @@ async fn suite(browser: Browser) -> Vec<jitterbug_core::results::ScenarioResult>
     assert!(over_tcp.result.live.as_ref().unwrap().turn_used);
     let pair = &over_tcp.result.browser.as_ref().unwrap().selected_pair;
     assert_eq!(pair["relay_protocol"], "tcp", "{pair}");
-    vec![clean.result, lossy.result, relayed.result, over_tcp.result]
+
+    // coturn's TLS listener has a certificate from a throwaway CA the browser is told to trust
+    // (Chromium: SPKI pin; Firefox: CA in its profile). Without that trust both fail ICE.
+    let over_tls = call(browser, "nat-symmetric-turn-tls").await;
+    check(&over_tls, STOI_CLEAN);
+    assert!(over_tls.result.live.as_ref().unwrap().turn_used);
+    let pair = &over_tls.result.browser.as_ref().unwrap().selected_pair;
+    assert_eq!(pair["relay_protocol"], "tls", "{pair}");
+    vec![clean.result, lossy.result, relayed.result, over_tcp.result, over_tls.result]
 }
 
 /// The compatibility matrix generated from a browser's runs says what they showed.
@@ -101,11 +113,12 @@ fn check_matrix(results: &[jitterbug_core::results::ScenarioResult]) {
     assert_eq!(rows.len(), 1);
     eprint!("{}", jitterbug::compat::markdown(&rows));
     let yes = |f: &str| matches!(rows[0].cells[f], Cell::Yes(_));
-    for f in ["capture constraints", "Opus FEC negotiated", "ptime", "stats available", "TURN/UDP", "TURN/TCP"] {
+    let features =
+        ["capture constraints", "Opus FEC negotiated", "ptime", "stats available", "TURN/UDP", "TURN/TCP", "TURN/TLS"];
+    for f in features {
         assert!(yes(f), "{f}: {:?}", rows[0].cells[f]);
     }
     assert!(matches!(rows[0].cells["DTX"], Cell::NotRun(_)), "no DTX preset was run");
-    assert!(matches!(rows[0].cells["TURN/TLS"], Cell::NotRun(_)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,4 +131,44 @@ async fn chromium_suite() {
 async fn firefox_suite() {
     let _serial = SERIAL.lock().await;
     check_matrix(&suite(Browser::Firefox).await);
+}
+
+/// `--webdriver URL`: a driver somebody else started (here a chromedriver this test runs, as a
+/// Grid node or safaridriver would be) carries the call, and the harness starts none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_webdriver_endpoint() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = dir.path().join("chromedriver.log");
+    // Killed by PID when the test ends, also when it fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let driver = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .arg(format!("--log-path={}", log.display()))
+        .spawn()
+        .map(Killed)
+        .expect("chromedriver (Debian chromium-driver, scripts/deps.sh)");
+    let url = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(ready, "chromedriver did not open port {port}");
+    let o = call_via(Browser::Chromium, "clean", Some(url)).await;
+    drop(driver);
+    check(&o, STOI_CLEAN);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("COMMAND InitSession"), "the external driver made no session:\n{log}");
+    assert_eq!(log.matches("COMMAND InitSession").count(), 1);
 }

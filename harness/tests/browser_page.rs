@@ -165,6 +165,7 @@ async fn run(browser: Browser, source: Source, clip: &[i16], cut_after: Duration
         source,
         ice_servers: Vec::new(),
         relay_only: false,
+        trust: None,
         allow_red: false,
         stats_interval: Duration::from_millis(250),
         deadline: Duration::from_secs(60),

@@ -41,3 +41,13 @@ pub struct PageConfig {
     pub allow_red: bool,
     pub stats_interval_ms: u64,
 }
+
+/// A certificate the browser must trust for this run (coturn's TURN-over-TLS listener): the
+/// harness adds it to the browser's own trust, never "accept any certificate".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertTrust {
+    /// The throwaway CA (PEM), imported into Firefox's profile certificate database.
+    pub ca_pem: String,
+    /// base64(SHA-256(leaf SPKI)), for Chromium's `--ignore-certificate-errors-spki-list`.
+    pub spki_sha256_b64: String,
+}

@@ -10,6 +10,7 @@ use fantoccini::wd::Capabilities;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
+use super::config::CertTrust;
 use super::error::{BrowserError, Step};
 use super::process::{ProcessGroup, log_tail};
 use super::pulse::PulseAudio;
@@ -24,6 +25,8 @@ pub enum Browser {
     Firefox,
     /// WebKitGTK's MiniBrowser; Debian builds it without WebRTC, so a run reports unsupported.
     Webkit,
+    /// Safari through `safaridriver`, which only macOS has: reached with `--webdriver`.
+    Safari,
 }
 
 impl Browser {
@@ -32,6 +35,7 @@ impl Browser {
             Browser::Chromium => "chromium",
             Browser::Firefox => "firefox",
             Browser::Webkit => "webkit",
+            Browser::Safari => "safari",
         }
     }
 
@@ -40,6 +44,7 @@ impl Browser {
             Browser::Chromium => "chromedriver",
             Browser::Firefox => "geckodriver",
             Browser::Webkit => "WebKitWebDriver",
+            Browser::Safari => "safaridriver",
         }
     }
 
@@ -48,6 +53,10 @@ impl Browser {
             Browser::Chromium => "install Debian packages `chromium` and `chromium-driver` (scripts/deps.sh)",
             Browser::Firefox => "run `cargo install geckodriver` (and install Debian package `firefox-esr`)",
             Browser::Webkit => "install Debian packages `webkit2gtk-driver`, `libwebkit2gtk-4.1-0` and `xvfb`",
+            Browser::Safari => {
+                "safaridriver ships only with macOS: on the Mac run `safaridriver --enable` once, then \
+                 `safaridriver -p 4444`, and pass `--webdriver http://127.0.0.1:4444` (browser-tests/README.md)"
+            }
         }
     }
 }
@@ -66,7 +75,8 @@ impl std::str::FromStr for Browser {
             "chromium" | "chrome" => Ok(Browser::Chromium),
             "firefox" => Ok(Browser::Firefox),
             "webkit" | "webkitgtk" => Ok(Browser::Webkit),
-            _ => Err(format!("unknown browser `{s}`; expected chromium, firefox or webkit")),
+            "safari" => Ok(Browser::Safari),
+            _ => Err(format!("unknown browser `{s}`; expected chromium, firefox, webkit or safari")),
         }
     }
 }
@@ -101,6 +111,13 @@ impl Driver {
     /// Firefox, a private Xvfb for WebKit) and waits until the port answers.
     pub async fn start(browser: Browser) -> Result<Driver, BrowserError> {
         let helper = |helper: &'static str| move |reason: String| BrowserError::Helper { browser, helper, reason };
+        if browser == Browser::Safari {
+            return Err(BrowserError::DriverMissing {
+                browser,
+                binary: browser.driver_binary(),
+                install: browser.driver_install(),
+            });
+        }
         let dir = tempfile::Builder::new()
             .prefix(&format!("jitterbug-{browser}-driver-"))
             .tempdir()
@@ -127,6 +144,7 @@ impl Driver {
                 command.arg(format!("--port={port}")).env("DISPLAY", display.display());
                 xvfb = Some(display);
             }
+            Browser::Safari => unreachable!("returned above: no local safaridriver"),
         }
         let log = dir.path().join("driver.log");
         let process = ProcessGroup::spawn(binary, command, &log).map_err(|source| match source.kind() {
@@ -174,12 +192,14 @@ impl Driver {
     }
 }
 
-/// The session's capabilities. `profile` is a fresh directory for Chromium's profile;
-/// `fake_capture` a WAV that Chromium plays once as its microphone.
+/// The session's capabilities. `profile` is a fresh directory for the browser's profile;
+/// `fake_capture` a WAV that Chromium plays once as its microphone; `trust` a certificate the
+/// browser must accept (Chromium pins its key, Firefox gets the CA in its profile).
 pub fn capabilities(
     browser: Browser,
     profile: &Path,
     fake_capture: Option<&Path>,
+    trust: Option<&CertTrust>,
 ) -> Result<Capabilities, BrowserError> {
     let (name, key, options) = match browser {
         Browser::Chromium => {
@@ -204,6 +224,10 @@ pub fn capabilities(
             if let Some(wav) = fake_capture {
                 args.push(format!("--use-file-for-fake-audio-capture={}%noloop", wav.display()));
             }
+            if let Some(trust) = trust {
+                // Honoured only with --user-data-dir; covers the TURN client's TLS sockets too.
+                args.push(format!("--ignore-certificate-errors-spki-list={}", trust.spki_sha256_b64));
+            }
             let mut options = json!({ "args": args });
             if let Some(binary) = find_binary("chromium") {
                 options["binary"] = json!(binary);
@@ -220,7 +244,12 @@ pub fn capabilities(
                 "media.autoplay.block-webaudio": false,
                 "media.peerconnection.ice.obfuscate_host_addresses": false,
             });
-            let mut options = json!({ "args": ["-headless"], "prefs": prefs });
+            let mut args = vec!["-headless".to_string()];
+            if let Some(trust) = trust {
+                import_ca(browser, profile, &trust.ca_pem)?;
+                args.extend(["-profile".to_string(), profile.display().to_string()]);
+            }
+            let mut options = json!({ "args": args, "prefs": prefs });
             if let Some(binary) = find_binary("firefox-esr").or_else(|| find_binary("firefox")) {
                 options["binary"] = json!(binary);
             }
@@ -241,11 +270,54 @@ pub fn capabilities(
             ];
             ("MiniBrowser", "webkitgtk:browserOptions", json!({ "binary": binary, "args": args }))
         }
+        Browser::Safari => {
+            if trust.is_some() {
+                return Err(BrowserError::Unsupported {
+                    browser,
+                    reason: "Safari trusts certificates only through the macOS keychain; the harness cannot \
+                             add its throwaway TURN/TLS CA there"
+                        .into(),
+                });
+            }
+            // Mock capture devices are a Safari setting on the Mac (`defaults write com.apple.Safari
+            // WebKitMockCaptureDevicesEnabled 1`); the page injects its clip through Web Audio anyway.
+            let webrtc = json!({ "DisableInsecureMediaCapture": true, "DisableICECandidateFiltering": true });
+            let mut caps = Capabilities::new();
+            caps.insert("browserName".into(), Value::from("safari"));
+            caps.insert("safari:automaticInspection".into(), Value::from(false));
+            caps.insert("safari:automaticProfiling".into(), Value::from(false));
+            caps.insert("webkit:WebRTC".into(), webrtc);
+            return Ok(caps);
+        }
     };
     let mut caps = Capabilities::new();
     caps.insert("browserName".into(), Value::from(name));
     caps.insert(key.into(), options);
     Ok(caps)
+}
+
+/// Makes `profile` a Firefox profile whose certificate database trusts `ca_pem` for servers
+/// (NSS `certutil`, Debian `libnss3-tools`).
+fn import_ca(browser: Browser, profile: &Path, ca_pem: &str) -> Result<(), BrowserError> {
+    let helper = |reason: String| BrowserError::Helper { browser, helper: "certutil", reason };
+    let ca = profile.join("jitterbug-ca.pem");
+    std::fs::write(&ca, ca_pem).map_err(|source| BrowserError::Scratch { source })?;
+    let db = format!("sql:{}", profile.display());
+    let certutil = find_binary("certutil")
+        .ok_or_else(|| helper("not found; install Debian package `libnss3-tools` (scripts/deps.sh)".into()))?;
+    let run = |args: &[&str]| -> Result<(), BrowserError> {
+        let out = Command::new(&certutil).args(args).output().map_err(|e| helper(format!("{e}")))?;
+        if !out.status.success() {
+            return Err(helper(format!(
+                "`certutil {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    };
+    run(&["-N", "-d", &db, "--empty-password"])?;
+    run(&["-A", "-d", &db, "-n", "jitterbug-test-ca", "-t", "C,,", "-i", &ca.display().to_string()])
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound and released).
@@ -271,4 +343,58 @@ fn minibrowser() -> Option<PathBuf> {
             PathBuf::from("/usr/libexec/webkit2gtk-4.1/MiniBrowser"),
         ])
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trust() -> CertTrust {
+        CertTrust { ca_pem: "-----BEGIN CERTIFICATE-----".into(), spki_sha256_b64: "pin=".into() }
+    }
+
+    #[test]
+    fn chromium_pins_the_trusted_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let caps = capabilities(Browser::Chromium, dir.path(), None, Some(&trust())).unwrap();
+        let args = caps["goog:chromeOptions"]["args"].as_array().unwrap();
+        assert!(args.iter().any(|a| a == "--ignore-certificate-errors-spki-list=pin="), "{args:?}");
+        let plain = capabilities(Browser::Chromium, dir.path(), None, None).unwrap();
+        let args = plain["goog:chromeOptions"]["args"].as_array().unwrap();
+        assert!(!args.iter().any(|a| a.as_str().unwrap().contains("spki")), "no pin without trust");
+    }
+
+    #[test]
+    fn firefox_profile_trusts_the_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = jitterbug_agent::tls::test_pki(std::net::IpAddr::from([127, 0, 0, 1])).unwrap();
+        let trust = CertTrust { ca_pem: pki.ca_pem, spki_sha256_b64: String::new() };
+        let caps = capabilities(Browser::Firefox, dir.path(), None, Some(&trust)).unwrap();
+        let args = caps["moz:firefoxOptions"]["args"].as_array().unwrap();
+        assert_eq!(args[1..], [json!("-profile"), json!(dir.path().display().to_string())]);
+        let db = format!("sql:{}", dir.path().display());
+        let listed = Command::new("certutil").args(["-L", "-d", &db]).output().expect("certutil (libnss3-tools)");
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        assert!(listed.lines().any(|l| l.starts_with("jitterbug-test-ca") && l.contains("C,,")), "{listed}");
+    }
+
+    #[test]
+    fn safari_asks_for_webrtc_without_candidate_filtering() {
+        let dir = tempfile::tempdir().unwrap();
+        let caps = capabilities(Browser::Safari, dir.path(), None, None).unwrap();
+        assert_eq!(caps["browserName"], "safari");
+        assert_eq!(caps["webkit:WebRTC"]["DisableICECandidateFiltering"], true);
+        assert_eq!(caps["webkit:WebRTC"]["DisableInsecureMediaCapture"], true);
+        let err = capabilities(Browser::Safari, dir.path(), None, Some(&trust())).unwrap_err();
+        assert!(matches!(err, BrowserError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("keychain"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn safari_has_no_local_driver_and_says_how_to_reach_one() {
+        let err = Driver::start(Browser::Safari).await.err().expect("no local safaridriver");
+        let text = err.to_string();
+        assert!(text.contains("--webdriver") && text.contains("safaridriver --enable"), "{text}");
+        assert_eq!("Safari".parse::<Browser>(), Ok(Browser::Safari));
+    }
 }

@@ -14,7 +14,7 @@ mod server;
 mod session;
 mod xvfb;
 
-pub use config::{IceServer, Source};
+pub use config::{CertTrust, IceServer, Source};
 pub use driver::Browser;
 pub use error::{BrowserError, Step};
 pub use server::AgentSession;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::capture;
-use super::config::{IceServer, PageConfig, Source};
+use super::config::{CertTrust, IceServer, PageConfig, Source};
 use super::driver::{Browser, Driver, capabilities};
 use super::error::{BrowserError, Step};
 use super::server::{AgentSession, PageServer};
@@ -39,6 +39,8 @@ pub struct PageRun {
     pub ice_servers: Vec<IceServer>,
     /// `iceTransportPolicy: "relay"`: TURN only.
     pub relay_only: bool,
+    /// A certificate to trust (a `turns:` server's).
+    pub trust: Option<CertTrust>,
     pub allow_red: bool,
     pub stats_interval: Duration,
     /// The whole run, driver start to quit.
@@ -113,7 +115,7 @@ pub async fn run_page(opts: PageRun) -> Result<PageOutcome, BrowserError> {
         }
         Source::WebAudio => None,
     };
-    let caps = capabilities(browser, &profile, fake_capture.as_deref())?;
+    let caps = capabilities(browser, &profile, fake_capture.as_deref(), opts.trust.as_ref())?;
     let config = PageConfig {
         duration_s: opts.duration.as_secs_f64(),
         tail_s: opts.tail.as_secs_f64(),

@@ -22,7 +22,7 @@ use super::call::{RELAY_IP, RELAY_UPSTREAM_IP};
 use super::coturn::Coturn;
 use super::relay::{Relay, RelayConfig, RelayReport};
 use super::whip_client::{Trust, WhipClient};
-use crate::browser::{Browser, IceServer, PageOutcome, PageRun, Source, run_page};
+use crate::browser::{Browser, CertTrust, IceServer, PageOutcome, PageRun, Source, run_page};
 use crate::clips::Clip;
 use crate::sim::{Scenario, score};
 
@@ -101,27 +101,13 @@ pub async fn browser_call(spec: BrowserCallSpec<'_>, scratch: &Path) -> anyhow::
     let coturn = match spec.profile.nat.turn {
         TurnTransport::None => None,
         TurnTransport::Udp | TurnTransport::Tcp => Some(Coturn::start()?),
-        TurnTransport::Tls => None,
+        TurnTransport::Tls => Some(Coturn::start_with_tls()?),
     };
-    if spec.profile.nat.turn == TurnTransport::Tls {
-        relay.finish().await;
-        agent.shutdown().await;
-        result.status =
-            Status::Unsupported { reason: "TURN over TLS: the harness's coturn runs without a TLS listener".into() };
-        return Ok(BrowserCallOutput { result, relay: None, page: None, trace: Value::Null });
-    }
-    let ice_servers = coturn
-        .iter()
-        .map(|c| IceServer {
-            urls: vec![format!(
-                "turn:{}?transport={}",
-                c.server.addr,
-                if spec.profile.nat.turn == TurnTransport::Tcp { "tcp" } else { "udp" }
-            )],
-            username: Some(c.server.username.clone()),
-            credential: Some(c.server.password.clone()),
-        })
-        .collect();
+    let ice_servers = coturn.iter().map(|c| turn_ice_server(c, spec.profile.nat.turn)).collect();
+    let trust = coturn
+        .as_ref()
+        .and_then(|c| c.tls.as_ref())
+        .map(|t| CertTrust { ca_pem: t.ca_pem.clone(), spki_sha256_b64: t.spki_sha256_b64.clone() });
 
     let wav = crate::wav::i16_bytes(&user, crate::clips::RATE);
     let run = PageRun {
@@ -134,6 +120,7 @@ pub async fn browser_call(spec: BrowserCallSpec<'_>, scratch: &Path) -> anyhow::
         source: spec.source,
         ice_servers,
         relay_only: coturn.is_some(),
+        trust,
         allow_red: spec.allow_red,
         stats_interval: Duration::from_millis(500),
         deadline: spec.duration + Duration::from_secs(60),
@@ -144,6 +131,10 @@ pub async fn browser_call(spec: BrowserCallSpec<'_>, scratch: &Path) -> anyhow::
     drop(coturn);
     let page = match page {
         Ok(p) => p,
+        Err(e @ crate::browser::BrowserError::Unsupported { .. }) => {
+            result.status = Status::Unsupported { reason: format!("{e}") };
+            return Ok(BrowserCallOutput { result, relay: Some(relay_report), page: None, trace: Value::Null });
+        }
         Err(e) => {
             result.status = Status::Error { reason: format!("{e}") };
             return Ok(BrowserCallOutput { result, relay: Some(relay_report), page: None, trace: Value::Null });
@@ -177,6 +168,21 @@ pub async fn browser_call(spec: BrowserCallSpec<'_>, scratch: &Path) -> anyhow::
         result.status = Status::Invalid { reason: reason.clone() };
     }
     Ok(BrowserCallOutput { result, relay: Some(relay_report), page: Some(page), trace })
+}
+
+/// The page's `RTCIceServer` for coturn over `transport`. TLS names the server `localhost`,
+/// as its certificate does (browsers check the name against the `turns:` host).
+fn turn_ice_server(coturn: &Coturn, transport: TurnTransport) -> IceServer {
+    let url = match (transport, &coturn.tls) {
+        (TurnTransport::Tls, Some(tls)) => format!("turns:localhost:{}?transport=tcp", tls.addr.port()),
+        (TurnTransport::Tcp, _) => format!("turn:{}?transport=tcp", coturn.server.addr),
+        _ => format!("turn:{}?transport=udp", coturn.server.addr),
+    };
+    IceServer {
+        urls: vec![url],
+        username: Some(coturn.server.username.clone()),
+        credential: Some(coturn.server.password.clone()),
+    }
 }
 
 fn num(v: &Value, path: &[&str]) -> Option<f64> {

@@ -2,15 +2,17 @@
 //! with long-term credentials in a scratch directory, stopped by PID when dropped.
 //!
 //! coturn refuses to relay to loopback peers unless told `--allow-loopback-peers` (a channel
-//! bind then fails with 403 Forbidden IP); TLS and DTLS listeners are off (the native client's
-//! TURN is UDP; browsers' TCP/TLS TURN needs the certificate options as well).
+//! bind then fails with 403 Forbidden IP). UDP and TCP listen on one port; the TLS listener
+//! (browsers' `turns:`) is opt-in, with a leaf from a throwaway CA that the browser is told to
+//! trust. DTLS is off: no browser speaks TURN over DTLS.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use base64::Engine;
 
 use super::client::TurnServer;
 
@@ -21,25 +23,74 @@ pub const REALM: &str = "jitterbug.test";
 pub struct Coturn {
     child: Child,
     pub server: TurnServer,
+    pub tls: Option<TlsListener>,
     pub log: PathBuf,
     _scratch: tempfile::TempDir,
 }
 
-/// A free UDP port on 127.0.0.1 (bound and released: coturn binds it right after).
+/// coturn's TURN-over-TLS listener and what a client needs to trust its certificate.
+pub struct TlsListener {
+    pub addr: SocketAddr,
+    /// The throwaway CA that signed the listener's certificate (names: localhost, 127.0.0.1).
+    pub ca_pem: String,
+    /// base64(SHA-256(leaf SubjectPublicKeyInfo)): Chromium's `--ignore-certificate-errors-spki-list`.
+    pub spki_sha256_b64: String,
+}
+
+/// A port on 127.0.0.1 free for UDP and TCP a moment ago (coturn binds it right after).
 fn free_port() -> anyhow::Result<u16> {
-    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+    loop {
+        let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
 }
 
 impl Coturn {
-    /// Starts `turnserver` on 127.0.0.1 and waits until it answers a STUN binding request.
+    /// Starts `turnserver` (UDP and TCP) on 127.0.0.1 and waits until it answers STUN.
     pub fn start() -> anyhow::Result<Coturn> {
+        Coturn::launch(false)
+    }
+
+    /// As [`Coturn::start`], plus a TLS listener with a certificate from a throwaway CA.
+    pub fn start_with_tls() -> anyhow::Result<Coturn> {
+        Coturn::launch(true)
+    }
+
+    fn launch(with_tls: bool) -> anyhow::Result<Coturn> {
         let scratch = tempfile::Builder::new().prefix("jitterbug-coturn-").tempdir()?;
         let port = free_port()?;
         let relay_min = 50_000 + (port % 500) * 20;
         let log = scratch.path().join("turn.log");
-        let mut child = Command::new("turnserver")
-            .args(["-n", "--no-cli", "--simple-log", "--no-tls", "--no-dtls", "--no-software-attribute"])
-            .args(["--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", "--allow-loopback-peers"])
+        let mut command = Command::new("turnserver");
+        command.args(["-n", "--no-cli", "--simple-log", "--no-dtls", "--no-software-attribute"]).args([
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            "--allow-loopback-peers",
+        ]);
+        let tls = if with_tls {
+            let pki = jitterbug_agent::tls::test_pki(IpAddr::V4(Ipv4Addr::LOCALHOST))
+                .context("generating coturn's TLS certificate")?;
+            let (cert, key) = (scratch.path().join("turn-chain.pem"), scratch.path().join("turn-key.pem"));
+            std::fs::write(&cert, &pki.chain_pem)?;
+            std::fs::write(&key, &pki.key_pem)?;
+            let tls_port = free_port()?;
+            command
+                .arg(format!("--tls-listening-port={tls_port}"))
+                .arg(format!("--cert={}", cert.display()))
+                .arg(format!("--pkey={}", key.display()));
+            let digest = ring::digest::digest(&ring::digest::SHA256, &pki.leaf_spki_der);
+            Some(TlsListener {
+                addr: SocketAddr::from(([127, 0, 0, 1], tls_port)),
+                ca_pem: pki.ca_pem,
+                spki_sha256_b64: base64::engine::general_purpose::STANDARD.encode(digest.as_ref()),
+            })
+        } else {
+            command.arg("--no-tls");
+            None
+        };
+        let mut child = command
             .arg(format!("--listening-port={port}"))
             .arg(format!("--min-port={relay_min}"))
             .arg(format!("--max-port={}", relay_min + 19))
@@ -61,7 +112,8 @@ impl Coturn {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 bail!("turnserver exited with {status} at start-up; its log ends:\n{}", last_lines(&tail, 15));
             }
-            if stun_answers(addr) {
+            let tls_up = tls.as_ref().is_none_or(|t| TcpStream::connect(t.addr).is_ok());
+            if tls_up && stun_answers(addr) {
                 break;
             }
             if started.elapsed() > Duration::from_secs(10) {
@@ -74,6 +126,7 @@ impl Coturn {
         Ok(Coturn {
             child,
             server: TurnServer { addr, username: USER.into(), password: PASSWORD.into() },
+            tls,
             log,
             _scratch: scratch,
         })
