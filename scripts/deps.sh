@@ -23,6 +23,9 @@ want_deb webkit2gtk-driver WebKitWebDriver      # the WebKit row (reported unsup
 want_deb libwebkit2gtk-4.1-0 /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser
 want_deb xvfb Xvfb                              # WebKitWebDriver needs a display
 want_deb libnss3-tools certutil                 # puts the TURN/TLS test CA into a Firefox profile
+want_deb nftables nft                           # netns backend: NAT rules in the router namespace
+want_deb iptables iptables                      # netns backend: the NFQUEUE target (nft has no queue statement here)
+want_deb conntrack conntrack                    # netns backend: reads the NAT mappings the router made
 
 if ((${#need_debs[@]})); then
     echo "deps: installing ${need_debs[*]}" >&2

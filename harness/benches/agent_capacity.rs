@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::live::call::{AgentTarget, CallSpec, call};
+use jitterbug::live::call::{AgentTarget, CallSpec, NetworkPath, call};
 use jitterbug::live::whip_client::Trust;
 use jitterbug_agent::AgentConfig;
 use jitterbug_core::codec::{Decoder, Encoder};
@@ -69,6 +69,7 @@ async fn step(n: usize) -> Result<(), String> {
                 trust: Trust::CaPem(ca.clone()),
                 recordings: None,
             },
+            path: NetworkPath::Relay,
         };
         let dir = scratch.path().join(i.to_string());
         async move { call(spec, &dir).await }

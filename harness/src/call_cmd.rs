@@ -28,6 +28,46 @@ pub async fn run_call(spec: CallSpec<'_>, out: &Path, command_line: &[String]) -
     Ok(output)
 }
 
+/// `jitterbug call --backend netns`: as [`run_call`], with the call in its own network
+/// namespaces (real NAT, NFQUEUE impairment). Needs root.
+pub async fn run_netns_call(
+    profile: &jitterbug_core::profile::Profile,
+    preset: &jitterbug_core::preset::Preset,
+    clip: &crate::clips::Clip,
+    seed: u64,
+    call_seconds: f64,
+    out: &Path,
+    command_line: &[String],
+) -> anyhow::Result<CallOutput> {
+    let started = SystemTime::now();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let scratch = tempfile::Builder::new().prefix("jitterbug-netns-").tempdir()?;
+    let (p, s, c, dir) = (profile.clone(), preset.clone(), clip.clone(), scratch.path().to_path_buf());
+    let output =
+        tokio::task::spawn_blocking(move || crate::netns::call::netns_call(&p, &s, &c, seed, call_seconds, &dir))
+            .await
+            .context("the netns call thread")??;
+    write_outputs(&output, out)?;
+    write_json(&out.join("run.json"), &RunInfo::finished(&run_id(started), started, command_line, &[seed], 1))?;
+    Ok(output)
+}
+
+/// Where live calls run: through the userspace relay on loopback, or in network namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveBackend {
+    Relay,
+    Netns,
+}
+
+impl LiveBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            LiveBackend::Relay => crate::live::call::BACKEND,
+            LiveBackend::Netns => crate::netns::call::BACKEND,
+        }
+    }
+}
+
 /// Writes a call's files into `out`.
 pub fn write_outputs(o: &CallOutput, out: &Path) -> anyhow::Result<()> {
     write_json(&out.join("result.json"), &o.result)?;
@@ -117,6 +157,7 @@ pub async fn run_live_matrix(
     callers: &[Caller],
     sweep: &crate::run_cmd::Sweep,
     webdriver: Option<&str>,
+    backend: LiveBackend,
     out: &Path,
     parallel: usize,
 ) -> anyhow::Result<Vec<ScenarioResult>> {
@@ -147,7 +188,14 @@ pub async fn run_live_matrix(
         .map(|(profile, preset, clip, seed, caller)| {
             let bar = bar.clone();
             async move {
-                let id = ScenarioResult::make_id(&profile.name, &preset.name, &clip.name, caller.name(), "live", seed);
+                let id = ScenarioResult::make_id(
+                    &profile.name,
+                    &preset.name,
+                    &clip.name,
+                    caller.name(),
+                    backend.name(),
+                    seed,
+                );
                 if sweep.shard.is_some_and(|sh| !sh.includes(&id)) {
                     bar.inc(1);
                     return None;
@@ -161,14 +209,24 @@ pub async fn run_live_matrix(
                     .join(seed.to_string())
                     .join(caller.name());
                 let failed = |status: Status| {
-                    let mut r = crate::sim::Scenario { profile, preset, clip, seed }.blank_result("live");
+                    let mut r = crate::sim::Scenario { profile, preset, clip, seed }.blank_result(backend.name());
                     r.id = id.clone();
                     r.client = caller.name().to_owned();
                     r.status = status;
                     r
                 };
-                let outcome = match caller {
-                    Caller::Native if matches!(profile.nat.turn, TurnTransport::Tcp | TurnTransport::Tls) => {
+                let outcome = match (backend, caller) {
+                    (LiveBackend::Netns, Caller::Browser(_)) => Ok(failed(Status::Unsupported {
+                        reason: "netns backend: browser calls in namespaces are not built yet; use --backend live"
+                            .into(),
+                    })),
+                    (LiveBackend::Netns, Caller::Native) => match crate::netns::call::unsupported(profile) {
+                        Some(reason) => Ok(failed(Status::Unsupported { reason })),
+                        None => run_netns_call(profile, preset, clip, seed, sweep.call_seconds, &dir, &[])
+                            .await
+                            .map(|o| o.result),
+                    },
+                    (_, Caller::Native) if matches!(profile.nat.turn, TurnTransport::Tcp | TurnTransport::Tls) => {
                         Ok(failed(Status::Unsupported {
                             reason: format!(
                                 "turn over {:?}: the native client's TURN is UDP only (browsers run this profile)",
@@ -177,7 +235,7 @@ pub async fn run_live_matrix(
                             .to_lowercase(),
                         }))
                     }
-                    Caller::Native => {
+                    (_, Caller::Native) => {
                         let spec = CallSpec {
                             profile,
                             preset,
@@ -185,10 +243,11 @@ pub async fn run_live_matrix(
                             seed,
                             call_seconds: sweep.call_seconds,
                             agent: crate::live::call::AgentTarget::InProcess,
+                            path: crate::live::call::NetworkPath::Relay,
                         };
                         run_call(spec, &dir, &[]).await.map(|o| o.result)
                     }
-                    Caller::Browser(browser) => {
+                    (_, Caller::Browser(browser)) => {
                         let spec = crate::live::browser_call::BrowserCallSpec {
                             browser,
                             webdriver: webdriver.map(str::to_owned),

@@ -12,6 +12,7 @@ pub mod embedded;
 pub mod gate_cmd;
 #[cfg(feature = "full-stack")]
 pub mod live;
+pub mod netns;
 pub mod pcap;
 pub mod profiles_cmd;
 pub mod report;

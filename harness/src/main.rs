@@ -1,13 +1,13 @@
 //! The `jitterbug` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use jitterbug::call_cmd::Caller;
+use jitterbug::call_cmd::{Caller, LiveBackend};
 use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::live::call::{AgentTarget, CallSpec};
+use jitterbug::live::call::{AgentTarget, CallSpec, NetworkPath};
 use jitterbug::live::whip_client::Trust;
 use jitterbug::run_cmd::{self, RunOptions, Sweep};
 use jitterbug::{clips, gate_cmd, profiles_cmd, score_cmd, sim_cmd};
@@ -72,7 +72,9 @@ enum Command {
         shard: Option<run_cmd::Shard>,
         /// `sim`: virtual time (deterministic, fast). `live`: real calls on loopback — the
         /// reference agent behind the impairment relay, the native client, coturn for TURN
-        /// profiles — one call at a time unless --parallel says otherwise.
+        /// profiles — one call at a time unless --parallel says otherwise. `netns`: each call in
+        /// its own client/router/server network namespaces with real Linux NAT and NFQUEUE
+        /// impairment (root; native client; TURN and agent-side NAT profiles are unsupported).
         #[arg(long, value_enum, default_value_t = Backend::Sim)]
         backend: Backend,
         /// Live calls to run at once (live backend). On a 2-core machine keep 1: concurrent
@@ -131,12 +133,18 @@ enum Command {
     },
     /// Run the reference voice agent (WHIP over HTTPS) until Ctrl-C; prints its URL.
     Agent(jitterbug_agent::cli::AgentArgs),
-    /// One live call through the userspace impairment relay: the native client calls the agent
+    /// One live call through the userspace impairment relay (or, with --backend netns, through
+    /// a router namespace with real NAT): the native client calls the agent
     /// (the reference agent started on loopback, or --agent URL), plays the clip as the user
     /// with room for answers, records what it hears. Writes result.json (the `sim` schema plus
     /// setup time, candidate type and voice-to-voice latency), capture.pcap, relay.json,
     /// client.json, agent-trace.json and the audio into --out.
     Call {
+        /// `live`: through the userspace relay on loopback. `netns`: the client, a router with
+        /// real Linux NAT (the profile's client NAT type) and NFQUEUE impairment, and the agent
+        /// each in a network namespace (needs root; no TURN or agent-side NAT yet).
+        #[arg(long, value_enum, default_value_t = CallBackend::Live)]
+        backend: CallBackend,
         /// WHIP URL of a running agent (default: start the reference agent on loopback).
         #[arg(long, value_name = "URL", requires = "token")]
         agent: Option<String>,
@@ -375,9 +383,17 @@ enum SourceArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CallBackend {
+    Live,
+    Netns,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
     Sim,
     Live,
+    /// Namespaces with real Linux NAT and NFQUEUE impairment (root; native client).
+    Netns,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -422,18 +438,37 @@ fn mode(full_stack: bool) -> anyhow::Result<run_cmd::Mode> {
     anyhow::bail!("--full-stack: this jitterbug was built without the `full-stack` feature")
 }
 
+/// A call's result on the terminal (or as JSON) and where its files are.
+fn print_call(result: &jitterbug_core::results::ScenarioResult, out: &Path, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+    } else {
+        print!("{}", jitterbug::call_cmd::summary(result));
+        println!(
+            "wrote {}/result.json, capture.pcap, relay.json, client.json, agent-trace.json, degraded.wav, degraded-uplink.wav",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// Runs `work` to completion, or until Ctrl-C: then the work is dropped, which stops what it
-/// started (browsers, drivers, coturn, PulseAudio are killed by their guards) before exiting.
+/// Runs `work` until it ends, Ctrl-C or SIGTERM (what CI runners send on cancel or timeout):
+/// on a signal the work is dropped, which stops every process, socket and namespace it started.
 fn until_interrupted<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     runtime()?.block_on(async {
-        tokio::select! {
-            r = work => r,
-            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted (Ctrl-C): everything started was stopped"),
-        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        let signal = tokio::select! {
+            r = work => return r,
+            _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
+            _ = term.recv() => "terminated (SIGTERM)",
+        };
+        jitterbug::netns::topology::delete_all();
+        anyhow::bail!("{signal}: everything started was stopped")
     })
 }
 
@@ -458,7 +493,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             clients,
             webdriver,
         } => {
-            let backend = if clients.iter().any(|c| *c != ClientArg::Native) { Backend::Live } else { backend };
+            let browsers = clients.iter().any(|c| *c != ClientArg::Native);
+            let backend = if browsers && backend == Backend::Sim { Backend::Live } else { backend };
             anyhow::ensure!(
                 call_seconds.is_finite() && call_seconds > 0.0,
                 "--call-seconds: expected a positive number, got {call_seconds}"
@@ -473,14 +509,19 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 s.len(),
                 c.len(),
                 seeds.len(),
-                if backend == Backend::Live { "live (real UDP on loopback)" } else { "in virtual time" }
+                match backend {
+                    Backend::Sim => "in virtual time",
+                    Backend::Live => "live (real UDP on loopback)",
+                    Backend::Netns => "in network namespaces (real NAT, NFQUEUE impairment)",
+                }
             );
             let sweep = Sweep { seeds, call_seconds, shard, mode: mode(full_stack)? };
             let opts = RunOptions { out, reports_dir, sweep, baseline: default_baseline(), command_line };
             let (dir, failed) = match backend {
                 Backend::Sim => run_cmd::run(&p, &s, &c, &opts).context("jitterbug run")?,
-                Backend::Live => run_cmd::run_with(&opts, |out| {
+                Backend::Live | Backend::Netns => run_cmd::run_with(&opts, |out| {
                     let callers: Vec<Caller> = clients.iter().map(|c| c.caller()).collect();
+                    let live = if backend == Backend::Netns { LiveBackend::Netns } else { LiveBackend::Relay };
                     until_interrupted(jitterbug::call_cmd::run_live_matrix(
                         &p,
                         &s,
@@ -488,11 +529,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
                         &callers,
                         &opts.sweep,
                         webdriver.as_deref(),
+                        live,
                         out,
                         parallel,
                     ))
                 })
-                .context("jitterbug run --backend live")?,
+                .with_context(|| {
+                    format!("jitterbug run --backend {}", if backend == Backend::Netns { "netns" } else { "live" })
+                })?,
             };
             eprintln!("wrote {}/results.json, run.json and report.html", dir.display());
             if failed > 0 {
@@ -586,6 +630,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Call {
+            backend,
             agent,
             token,
             ca,
@@ -604,6 +649,27 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 "--call-seconds: expected a positive number, got {call_seconds}"
             );
             let (p, s, c) = (profiles.get(&profile)?, presets.get(&preset)?, clips::load(&clip)?);
+            if backend == CallBackend::Netns {
+                anyhow::ensure!(
+                    agent.is_none(),
+                    "--agent with --backend netns: the reference agent runs in the server namespace; a remote agent cannot"
+                );
+                if let Some(reason) = jitterbug::netns::call::unsupported(&p) {
+                    anyhow::bail!("profile {profile}: {reason}");
+                }
+                eprintln!("calling in network namespaces with profile {profile}, preset {preset} ({call_seconds} s)…");
+                let o = until_interrupted(jitterbug::call_cmd::run_netns_call(
+                    &p,
+                    &s,
+                    &c,
+                    seed,
+                    call_seconds,
+                    &out,
+                    &command_line,
+                ))?;
+                print_call(&o.result, &out, json)?;
+                return Ok(if o.result.status == Status::Ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
             let target = match agent {
                 None => AgentTarget::InProcess,
                 Some(url) => {
@@ -617,18 +683,18 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     AgentTarget::Remote { url, token: token.unwrap_or_default(), trust, recordings: agent_record_dir }
                 }
             };
-            let spec = CallSpec { profile: &p, preset: &s, clip: &c, seed, call_seconds, agent: target };
+            let spec = CallSpec {
+                profile: &p,
+                preset: &s,
+                clip: &c,
+                seed,
+                call_seconds,
+                agent: target,
+                path: NetworkPath::Relay,
+            };
             eprintln!("calling through the relay with profile {profile}, preset {preset} ({call_seconds} s)…");
             let o = until_interrupted(jitterbug::call_cmd::run_call(spec, &out, &command_line))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&o.result)?);
-            } else {
-                print!("{}", jitterbug::call_cmd::summary(&o.result));
-                println!(
-                    "wrote {}/result.json, capture.pcap, relay.json, client.json, agent-trace.json, degraded.wav, degraded-uplink.wav",
-                    out.display()
-                );
-            }
+            print_call(&o.result, &out, json)?;
             if o.result.status != Status::Ok {
                 return Ok(ExitCode::from(1));
             }
@@ -682,7 +748,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                print!("{}", jitterbug::compat::markdown(&rows));
+                println!("{}", jitterbug::compat::markdown(&rows).trim_end());
             }
         }
         Command::Merge { files, output } => {

@@ -7,7 +7,7 @@ use std::path::Path;
 use jitterbug::call_cmd;
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::live::call::{AgentTarget, CallOutput, CallSpec, call};
+use jitterbug::live::call::{AgentTarget, CallOutput, CallSpec, NetworkPath, call};
 use jitterbug::sim::{self, Scenario, encode_cache::EncodeCache};
 use jitterbug_core::results::{DirectionResult, Status};
 
@@ -31,6 +31,7 @@ async fn live_call(profile: &str, preset: &str, seed: u64) -> CallOutput {
         seed,
         call_seconds: CALL_SECONDS,
         agent: AgentTarget::InProcess,
+        path: NetworkPath::Relay,
     };
     let out = call(spec, scratch.path()).await.expect("the call runs");
     assert_eq!(out.result.status, Status::Ok, "{}", call_cmd::summary(&out.result));
@@ -200,6 +201,7 @@ async fn turn_profile_relays_through_coturn_promptly() {
         seed: 5,
         call_seconds: CALL_SECONDS,
         agent: AgentTarget::InProcess,
+        path: NetworkPath::Relay,
     };
     let direct = call(spec, scratch.path()).await.unwrap();
     let added = [
@@ -235,6 +237,7 @@ async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
             trust: Trust::CaPem(ca.clone()),
             recordings: Some(scratch.path().join("agent-recordings")),
         },
+        path: NetworkPath::Relay,
     };
     let abuse = async {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;

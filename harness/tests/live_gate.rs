@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use jitterbug::browser::Browser;
-use jitterbug::call_cmd::{Caller, run_live_matrix};
+use jitterbug::call_cmd::{Caller, LiveBackend, run_live_matrix};
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::gate_cmd::{Outcome, gate};
 use jitterbug::run_cmd::Sweep;
@@ -27,7 +27,10 @@ async fn live_and_browser_calls_pass_the_golden_bands() {
     ];
     let out = tempfile::tempdir().unwrap();
     let sweep = Sweep::new(&[1], 8.0);
-    let results = run_live_matrix(&profiles, &presets, &clips, &callers, &sweep, None, out.path(), 1).await.unwrap();
+    let results =
+        run_live_matrix(&profiles, &presets, &clips, &callers, &sweep, None, LiveBackend::Relay, out.path(), 1)
+            .await
+            .unwrap();
     assert_eq!(results.len(), 12);
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/live");
 

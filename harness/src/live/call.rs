@@ -47,6 +47,28 @@ pub enum AgentTarget {
     Remote { url: String, token: String, trust: Trust, recordings: Option<PathBuf> },
 }
 
+/// The network between the client and the agent.
+pub enum NetworkPath {
+    /// The userspace impairment relay on loopback, started and stopped by the call.
+    Relay,
+    /// A path run by someone else (the netns router): the client reaches the agent's own
+    /// candidate from `client_bind`, and `finish` stops the path and says what it saw.
+    External(ExternalPath),
+}
+
+pub struct ExternalPath {
+    /// The backend named in the result (`netns`).
+    pub backend: &'static str,
+    pub client_bind: SocketAddr,
+    pub finish: Box<dyn FnOnce() -> anyhow::Result<RelayReport> + Send>,
+}
+
+/// The path of a call in progress.
+enum ActivePath {
+    Relay(Relay),
+    External(ExternalPath),
+}
+
 pub struct CallSpec<'a> {
     pub profile: &'a Profile,
     pub preset: &'a Preset,
@@ -55,6 +77,7 @@ pub struct CallSpec<'a> {
     pub seed: u64,
     pub call_seconds: f64,
     pub agent: AgentTarget,
+    pub path: NetworkPath,
 }
 
 /// Everything one call produced.
@@ -99,9 +122,17 @@ fn instant_unix_ns(i: Instant) -> i128 {
 pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutput> {
     let script = conversation_script(spec.clip, spec.call_seconds);
     let scenario = Scenario { profile: spec.profile, preset: spec.preset, clip: &script, seed: spec.seed };
-    let mut result = scenario.blank_result(BACKEND);
+    let (external, client_bind) = match spec.path {
+        NetworkPath::Relay => (None, SocketAddr::from(([127, 0, 0, 1], 0))),
+        NetworkPath::External(p) => {
+            let bind = p.client_bind;
+            (Some(p), bind)
+        }
+    };
+    let backend = external.as_ref().map_or(BACKEND, |p| p.backend);
+    let mut result = scenario.blank_result(backend);
     result.id =
-        ScenarioResult::make_id(&spec.profile.name, &spec.preset.name, &spec.clip.name, "native", BACKEND, spec.seed);
+        ScenarioResult::make_id(&spec.profile.name, &spec.preset.name, &spec.clip.name, "native", backend, spec.seed);
     let codec = &spec.preset.codec;
 
     // The agent.
@@ -147,35 +178,42 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
         media,
         tail: Duration::from_millis(600),
         turn: coturn.as_ref().map(|c| c.server.clone()),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        bind: client_bind,
         connect_deadline: Duration::from_secs(20),
     };
     let (client, offer) = NativeClient::offer(plan).await?;
     let answer = whip.post_offer(&offer).await?;
     let (agent_addr, answer_sdp) = candidate_address(&answer.sdp)?;
-    let (listen, upstream, answer_sdp) = if advertised_relay {
-        let upstream = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), agent_addr.port());
-        (agent_addr, upstream, answer_sdp)
-    } else {
-        let listen = SocketAddr::new(IpAddr::V4(RELAY_IP), 0);
-        (listen, agent_addr, answer_sdp)
+    let (path, answer_sdp) = match external {
+        Some(path) => (ActivePath::External(path), answer_sdp),
+        None => {
+            let (listen, upstream) = if advertised_relay {
+                (agent_addr, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), agent_addr.port()))
+            } else {
+                (SocketAddr::new(IpAddr::V4(RELAY_IP), 0), agent_addr)
+            };
+            let relay = Relay::start(RelayConfig {
+                listen,
+                upstream,
+                upstream_ip: IpAddr::V4(RELAY_UPSTREAM_IP),
+                profile: spec.profile.clone(),
+                seed: spec.seed,
+            })
+            .await
+            .with_context(|| format!("starting the relay on {listen}"))?;
+            let sdp =
+                if advertised_relay { answer_sdp } else { rewrite_candidates(&answer_sdp, agent_addr, relay.listen) };
+            (ActivePath::Relay(relay), sdp)
+        }
     };
-    let relay = Relay::start(RelayConfig {
-        listen,
-        upstream,
-        upstream_ip: IpAddr::V4(RELAY_UPSTREAM_IP),
-        profile: spec.profile.clone(),
-        seed: spec.seed,
-    })
-    .await
-    .with_context(|| format!("starting the relay on {listen}"))?;
-    let answer_sdp =
-        if advertised_relay { answer_sdp } else { rewrite_candidates(&answer_sdp, agent_addr, relay.listen) };
 
     let outcome = client.run(&answer_sdp).await;
     let trace = whip.get_trace(&answer.location).await.unwrap_or(serde_json::Value::Null);
     let _ = whip.delete(&answer.location).await;
-    let relay_report = relay.finish().await;
+    let relay_report = match path {
+        ActivePath::Relay(relay) => relay.finish().await,
+        ActivePath::External(path) => (path.finish)()?,
+    };
     if let Some(agent) = in_process {
         agent.shutdown().await;
     }

@@ -80,7 +80,7 @@ pub struct KindCounts {
 }
 
 impl KindCounts {
-    fn add(&mut self, k: Kind) {
+    pub(crate) fn add(&mut self, k: Kind) {
         *match k {
             Kind::Stun => &mut self.stun,
             Kind::Dtls => &mut self.dtls,
@@ -119,9 +119,22 @@ pub struct RelayReport {
     pub rtp_distinct_downlink: u64,
     pub nat_drops: u64,
     pub nat_bindings: usize,
+    /// Duplicates the profile asked for that the path could not send (NFQUEUE passes or drops).
+    pub duplicates_not_applied: u64,
+    /// UDP flows the kernel NAT translated (netns backend; the relay's NAT is modelled).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nat_mappings: Vec<NatMapping>,
     pub timer: TimerHealth,
     #[serde(skip)]
     pub capture: Vec<CapturedDatagram>,
+}
+
+/// One flow through a NAT: the client's address, the public address it was given, the peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NatMapping {
+    pub internal: SocketAddr,
+    pub public: SocketAddr,
+    pub remote: SocketAddr,
 }
 
 /// One datagram as it left the relay (for the pcap).
@@ -409,28 +422,7 @@ fn finish(mut st: State, loadavg_start: Option<f64>) -> RelayReport {
     for r in st.readers.drain(..) {
         r.abort();
     }
-    let mut late = std::mem::take(&mut st.lateness);
-    late.sort_by(f64::total_cmp);
-    let q = |p: f64| if late.is_empty() { 0.0 } else { late[((late.len() - 1) as f64 * p).round() as usize] };
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let mut timer = TimerHealth {
-        deliveries: late.len() as u64,
-        late_p50_ms: q(0.5),
-        late_p99_ms: q(0.99),
-        late_max_ms: late.last().copied().unwrap_or(0.0),
-        loadavg_start,
-        loadavg_end: loadavg(),
-        cpus,
-        invalid: None,
-    };
-    if timer.late_p99_ms > MAX_TIMER_LATE_P99.as_secs_f64() * 1e3 {
-        timer.invalid = Some(format!(
-            "relay timer late by {:.1} ms at p99 (limit {} ms); load average {:.2} on {cpus} CPUs: the host, not the profile, shaped this run",
-            timer.late_p99_ms,
-            MAX_TIMER_LATE_P99.as_millis(),
-            timer.loadavg_end.unwrap_or(f64::NAN)
-        ));
-    }
+    let timer = TimerHealth::from_lateness(std::mem::take(&mut st.lateness), loadavg_start, "relay timer");
     let [up, down] = std::mem::take(&mut st.tally);
     let mut report = std::mem::take(&mut st.report);
     report.rtp_uplink = up.finish();
@@ -442,7 +434,37 @@ fn finish(mut st: State, loadavg_start: Option<f64>) -> RelayReport {
     report
 }
 
-fn loadavg() -> Option<f64> {
+impl TimerHealth {
+    /// Percentiles of how late each delivery was (ms), and the verdict on the run: `what`
+    /// (the relay's timer, the router's verdicts) names the clock in the reason.
+    pub fn from_lateness(mut late: Vec<f64>, loadavg_start: Option<f64>, what: &str) -> TimerHealth {
+        late.sort_by(f64::total_cmp);
+        let q = |p: f64| if late.is_empty() { 0.0 } else { late[((late.len() - 1) as f64 * p).round() as usize] };
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let mut timer = TimerHealth {
+            deliveries: late.len() as u64,
+            late_p50_ms: q(0.5),
+            late_p99_ms: q(0.99),
+            late_max_ms: late.last().copied().unwrap_or(0.0),
+            loadavg_start,
+            loadavg_end: loadavg(),
+            cpus,
+            invalid: None,
+        };
+        if timer.late_p99_ms > MAX_TIMER_LATE_P99.as_secs_f64() * 1e3 {
+            timer.invalid = Some(format!(
+                "{what} late by {:.1} ms at p99 (limit {} ms); load average {:.2} on {cpus} CPUs: the host, not the profile, shaped this run",
+                timer.late_p99_ms,
+                MAX_TIMER_LATE_P99.as_millis(),
+                timer.loadavg_end.unwrap_or(f64::NAN)
+            ));
+        }
+        timer
+    }
+}
+
+/// The 1-minute load average.
+pub fn loadavg() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
