@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod codec;
 pub mod delay_model;
 pub mod distribution;
+pub mod due_queue;
 pub mod expectation;
 pub mod impairment;
 pub mod jitter_buffer;

@@ -12,12 +12,12 @@
 //! host's load average. A run whose timer was late by more than [`MAX_TIMER_LATE_P99`] at p99
 //! is marked invalid: the delays it shows would be the host's, not the profile's.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jitterbug_core::due_queue::DueQueue;
 use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
 use jitterbug_core::nat::{Inbound, Nat, NatConfig, Outbound};
 use jitterbug_core::profile::Profile;
@@ -178,29 +178,11 @@ enum Via {
     Upstream(Arc<UdpSocket>),
 }
 
+/// A datagram waiting for its delivery time.
 struct Pending {
-    at: Instant,
-    order: u64,
     via: Via,
     to: SocketAddr,
     bytes: Vec<u8>,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.order) == (o.at, o.order)
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.order).cmp(&(self.at, self.order))
-    }
 }
 
 /// An upstream socket standing for one NAT binding.
@@ -220,8 +202,7 @@ struct State {
     nat: Option<Nat>,
     bindings: HashMap<SocketAddr, Binding>,
     by_public: HashMap<SocketAddr, SocketAddr>,
-    heap: BinaryHeap<Pending>,
-    order: u64,
+    pending: DueQueue<Instant, Pending>,
     report: RelayReport,
     tally: [LossTally; 2],
     distinct: [HashSet<(u32, u16)>; 2],
@@ -270,8 +251,7 @@ impl State {
     }
 
     fn push(&mut self, at: Instant, via: Via, to: SocketAddr, bytes: Vec<u8>) {
-        self.order += 1;
-        self.heap.push(Pending { at, order: self.order, via, to, bytes });
+        self.pending.push(at, Pending { via, to, bytes });
     }
 
     async fn from_client(&mut self, from: SocketAddr, bytes: Vec<u8>) {
@@ -338,9 +318,8 @@ impl State {
 
     async fn deliver_due(&mut self) {
         let now = Instant::now();
-        while self.heap.peek().is_some_and(|p| p.at <= now) {
-            let p = self.heap.pop().expect("peeked");
-            self.lateness.push(now.saturating_duration_since(p.at).as_secs_f64() * 1e3);
+        while let Some((at, p)) = self.pending.pop_due(now) {
+            self.lateness.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
             let socket = match &p.via {
                 Via::Listen => &self.listen,
                 Via::Upstream(s) => s,
@@ -383,8 +362,7 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
         listen: listen.clone(),
         bindings: HashMap::new(),
         by_public: HashMap::new(),
-        heap: BinaryHeap::new(),
-        order: 0,
+        pending: DueQueue::default(),
         report: RelayReport::default(),
         tally: Default::default(),
         distinct: Default::default(),
@@ -395,7 +373,7 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
     let loadavg_start = loadavg();
     let mut buf = vec![0u8; 2048];
     loop {
-        let next = st.heap.peek().map(|p| p.at);
+        let next = st.pending.next_at();
         tokio::select! {
             _ = &mut stop => break,
             r = listen.recv_from(&mut buf) => {

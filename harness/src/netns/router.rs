@@ -6,13 +6,13 @@
 //! came in on (client side: uplink); RTP goes through the random impairment (so the same seed
 //! gives the same decisions as in `sim` and `live`), everything else gets the base delay only.
 
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use jitterbug_core::due_queue::DueQueue;
 use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
 use jitterbug_core::profile::Profile;
 use jitterbug_core::time::Timestamp;
@@ -59,29 +59,6 @@ fn parse_udp(packet: &[u8]) -> Option<Udp<'_>> {
     })
 }
 
-struct Held {
-    at: Instant,
-    order: u64,
-    msg: nfq::Message,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.order) == (o.at, o.order)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> CmpOrdering {
-        (o.at, o.order).cmp(&(self.at, self.order))
-    }
-}
-
 /// Runs the verdict loop on the calling thread (which must be in the router namespace, with
 /// an NFQUEUE rule pointing at `config.queue`) until `stop` is set; accepts whatever is still
 /// held, then reports what it saw, in the relay's report shape.
@@ -100,8 +77,7 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
     let mut report = RelayReport::default();
     let mut tally: [LossTally; 2] = Default::default();
     let mut distinct: [HashSet<(u32, u16)>; 2] = Default::default();
-    let mut heap = BinaryHeap::new();
-    let mut order = 0u64;
+    let mut held: DueQueue<Instant, nfq::Message> = DueQueue::default();
     let mut lateness = Vec::new();
     let mut not_applied = 0u64;
     let loadavg_start = loadavg();
@@ -153,14 +129,12 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
                     }
                 }
             }
-            order += 1;
-            heap.push(Held { at: deliver_at, order, msg });
+            held.push(deliver_at, msg);
         }
         let now = Instant::now();
-        while heap.peek().is_some_and(|h| h.at <= now) {
-            let mut held = heap.pop().expect("peeked");
-            lateness.push(now.saturating_duration_since(held.at).as_secs_f64() * 1e3);
-            if let Some(u) = parse_udp(held.msg.get_payload()) {
+        while let Some((at, mut msg)) = held.pop_due(now) {
+            lateness.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
+            if let Some(u) = parse_udp(msg.get_payload()) {
                 report.capture.push(CapturedDatagram {
                     at: now.duration_since(start),
                     src: u.src,
@@ -168,18 +142,19 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
                     bytes: u.payload.to_vec(),
                 });
             }
-            held.msg.set_verdict(nfq::Verdict::Accept);
-            queue.verdict(held.msg)?;
+            msg.set_verdict(nfq::Verdict::Accept);
+            queue.verdict(msg)?;
         }
         if !got {
-            let wait = heap.peek().map_or(IDLE_POLL, |h| h.at.saturating_duration_since(Instant::now()).min(IDLE_POLL));
+            let wait =
+                held.next_at().map_or(IDLE_POLL, |at| at.saturating_duration_since(Instant::now()).min(IDLE_POLL));
             std::thread::sleep(wait);
         }
     }
     // Whatever is still held goes through (the call is over; nothing is lost at shutdown).
-    while let Some(mut held) = heap.pop() {
-        held.msg.set_verdict(nfq::Verdict::Accept);
-        queue.verdict(held.msg)?;
+    while let Some((_, mut msg)) = held.pop() {
+        msg.set_verdict(nfq::Verdict::Accept);
+        queue.verdict(msg)?;
     }
     let _ = queue.unbind(config.queue);
 

@@ -30,8 +30,7 @@
 //! sizes — and with them a rate limiter's timing and a corruption's bit index — would vary
 //! from run to run.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +62,7 @@ use rtc::statistics::report::RTCStatsReportEntry;
 use serde::{Deserialize, Serialize};
 
 use jitterbug_core::codec::{Codec, CodecSettings};
+use jitterbug_core::due_queue::DueQueue;
 use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
 use jitterbug_core::results::{DirectionResult, NetworkCounters, ScenarioResult, Status};
 use jitterbug_core::rng::{Stream, StreamId};
@@ -385,31 +385,11 @@ impl DatagramKinds {
     }
 }
 
-/// A datagram on its way; the heap pops the earliest, ties in send order.
+/// A datagram on its way (the queue pops the earliest, ties in send order).
 struct InFlight {
-    at: Timestamp,
-    order: u64,
     to: usize,
     kind: Kind,
     bytes: Vec<u8>,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.order) == (o.at, o.order)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Reversed: `BinaryHeap` is a max-heap.
-        (o.at, o.order).cmp(&(self.at, self.order))
-    }
 }
 
 struct Peer {
@@ -435,8 +415,7 @@ struct Sim {
     peers: [Peer; 2],
     /// Indexed by the sending side: the client's datagrams take the uplink.
     imps: [Impairment; 2],
-    heap: BinaryHeap<InFlight>,
-    order: u64,
+    in_flight: DueQueue<Timestamp, InFlight>,
     srtp_in_flight: usize,
     kinds: [DatagramKinds; 2],
     media_loss: [LossTally; 2],
@@ -530,9 +509,8 @@ impl Sim {
                 }
                 copy[b / 8] ^= 1 << (b % 8);
             }
-            self.order += 1;
             self.srtp_in_flight += usize::from(kind == Kind::Srtp);
-            self.heap.push(InFlight { at: d.at, order: self.order, to, kind, bytes: copy });
+            self.in_flight.push(d.at, InFlight { to, kind, bytes: copy });
         }
     }
 
@@ -581,12 +559,11 @@ impl Sim {
 
     /// Delivers every datagram due by now, in arrival order.
     fn deliver_due(&mut self) {
-        while self.heap.peek().is_some_and(|d| d.at <= self.t) {
-            let d = self.heap.pop().expect("peeked");
+        while let Some((at, d)) = self.in_flight.pop_due(self.t) {
             self.srtp_in_flight -= usize::from(d.kind == Kind::Srtp);
             let from = 1 - d.to;
             let msg = TaggedBytesMut {
-                now: self.base + Duration::from_nanos(d.at.as_nanos()),
+                now: self.base + Duration::from_nanos(at.as_nanos()),
                 transport: TransportContext {
                     local_addr: self.peers[d.to].addr,
                     peer_addr: self.peers[from].addr,
@@ -663,7 +640,7 @@ impl Sim {
     }
 
     fn next_wake(&mut self) -> Option<Timestamp> {
-        let mut next = self.heap.peek().map(|d| d.at);
+        let mut next = self.in_flight.next_at();
         let mut consider = |t: Option<Timestamp>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n| n.min(t)));
@@ -925,8 +902,7 @@ fn simulate<'a>(
             Impairment::new(&s.profile.uplink, s.seed, Direction::Uplink),
             Impairment::new(&s.profile.downlink, s.seed, Direction::Downlink),
         ],
-        heap: BinaryHeap::new(),
-        order: 0,
+        in_flight: DueQueue::default(),
         srtp_in_flight: 0,
         kinds: Default::default(),
         media_loss: Default::default(),
