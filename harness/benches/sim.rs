@@ -14,7 +14,7 @@ use jitterbug::clips;
 use jitterbug::sim::encode_cache::EncodeCache;
 use jitterbug::sim::{self, Scenario, path, receiver, sender};
 use jitterbug_core::codec::Decoder;
-use jitterbug_core::impairment::{Direction, Impairment};
+use jitterbug_core::impairment::Direction;
 use jitterbug_core::time::Timestamp;
 
 const CALL_S: f64 = 20.0;
@@ -33,8 +33,7 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(audio_ms));
         g.bench_function(format!("media-path/{preset_name}"), |b| {
             b.iter(|| {
-                let mut imp = Impairment::new(&profile.uplink, 1, Direction::Uplink);
-                let (arrivals, _) = path::transmit(&mut imp, &sent);
+                let (arrivals, _) = path::transmit(&profile, 1, Direction::Uplink, &sent);
                 let until = arrivals.last().map_or(Timestamp::ZERO, |a| a.at) + std::time::Duration::from_secs(1);
                 let decoder = Decoder::new(&preset.codec).unwrap();
                 let r = receiver::receive(

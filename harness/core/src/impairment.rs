@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::delay_model::DelayModel;
 use crate::loss_model::LossProcess;
-use crate::profile::{Conditions, DirectionSpec, Profile, Rate};
+use crate::profile::{Conditions, DirectionSpec, Rate};
 use crate::rate_queue::RateQueue;
 use crate::reorder::ReorderGate;
 use crate::rng::{Stream, StreamId};
@@ -209,21 +209,5 @@ impl Impairment {
     fn corruption(&mut self, meta: PacketMeta) -> Option<Corruption> {
         (meta.size > 0 && self.corrupt_rng.chance(self.corrupt))
             .then(|| Corruption { bit: self.corrupt_rng.below(meta.size as u64 * 8) as u32 })
-    }
-}
-
-/// Both directions of a profile, seeded from one scenario seed.
-#[derive(Debug, Clone)]
-pub struct Link {
-    pub uplink: Impairment,
-    pub downlink: Impairment,
-}
-
-impl Link {
-    pub fn new(profile: &Profile, seed: u64) -> Link {
-        Link {
-            uplink: Impairment::new(&profile.uplink, seed, Direction::Uplink),
-            downlink: Impairment::new(&profile.downlink, seed, Direction::Downlink),
-        }
     }
 }

@@ -13,6 +13,7 @@ pub mod loss_model;
 pub mod metrics;
 pub mod nat;
 pub mod packetizer;
+pub mod path;
 pub mod preset;
 pub mod profile;
 pub mod rate_queue;

@@ -13,6 +13,8 @@ pub struct Timestamp(u64);
 
 impl Timestamp {
     pub const ZERO: Timestamp = Timestamp(0);
+    /// Later than any call: what a driver passes to drain everything still in flight.
+    pub const MAX: Timestamp = Timestamp(u64::MAX);
 
     pub const fn from_nanos(ns: u64) -> Self {
         Timestamp(ns)

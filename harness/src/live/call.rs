@@ -28,7 +28,7 @@ use super::relay::{Relay, RelayConfig, RelayReport};
 use super::whip_client::{Trust, WhipClient};
 use crate::clips::{Clip, RATE};
 use crate::sim::encode_cache::EncodeCache;
-use crate::sim::path::Arrival;
+use crate::sim::receiver::Arrival;
 use crate::sim::{Scenario, receiver, score, sender};
 
 /// The relay listens here (the agent advertises it, port preserved).

@@ -12,14 +12,14 @@
 //! host's load average. A run whose timer was late by more than [`MAX_TIMER_LATE_P99`] at p99
 //! is marked invalid: the delays it shows would be the host's, not the profile's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jitterbug_core::due_queue::DueQueue;
-use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
+use jitterbug_core::impairment::Direction;
 use jitterbug_core::nat::{Inbound, Nat, NatConfig, Outbound};
+use jitterbug_core::path::{Kind, Output, PacketPath, PathReport, Policy, classify};
 use jitterbug_core::profile::Profile;
 use jitterbug_core::results::NetworkCounters;
 use jitterbug_core::time::Timestamp;
@@ -28,34 +28,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::sim::path::{IP_UDP_OVERHEAD, LossTally};
-
 /// Timer lateness (99th percentile) beyond which a live run says nothing about the network:
 /// half a 20 ms frame, where lateness starts to reorder packets and to make them late at a
 /// jitter buffer. The timer's own granularity (tokio's 1 ms wheel) costs about 2 ms at p99 on
 /// an idle host; a browser call on 2 cores reaches about 5 ms.
 pub const MAX_TIMER_LATE_P99: Duration = Duration::from_millis(10);
-
-/// RFC 7983 demultiplexing by the first byte (and RTCP by the payload type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Stun,
-    Dtls,
-    Rtp,
-    Rtcp,
-    Other,
-}
-
-pub fn classify(b: &[u8]) -> Kind {
-    match b.first() {
-        Some(0..=3) => Kind::Stun,
-        Some(20..=63) => Kind::Dtls,
-        Some(128..=191) if b.len() >= 2 && (192..=223).contains(&b[1]) => Kind::Rtcp,
-        Some(128..=191) => Kind::Rtp,
-        _ => Kind::Other,
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -178,11 +155,11 @@ enum Via {
     Upstream(Arc<UdpSocket>),
 }
 
-/// A datagram waiting for its delivery time.
-struct Pending {
+/// Where a datagram in flight goes: out of which socket, to whom.
+#[derive(Debug, Clone)]
+struct Route {
     via: Via,
     to: SocketAddr,
-    bytes: Vec<u8>,
 }
 
 /// An upstream socket standing for one NAT binding.
@@ -196,62 +173,25 @@ struct State {
     config: RelayConfig,
     start: Instant,
     listen: Arc<UdpSocket>,
-    imp: [Impairment; 2],
-    /// Control traffic: the profile's base delay, nothing random.
-    control_delay: [Duration; 2],
+    path: PacketPath<Route>,
     nat: Option<Nat>,
     bindings: HashMap<SocketAddr, Binding>,
     by_public: HashMap<SocketAddr, SocketAddr>,
-    pending: DueQueue<Instant, Pending>,
     report: RelayReport,
-    tally: [LossTally; 2],
-    distinct: [HashSet<(u32, u16)>; 2],
     lateness: Vec<f64>,
     upstream_rx: mpsc::UnboundedSender<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Readers of the upstream sockets, stopped with the relay (they hold the sockets).
     readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
-const UP: usize = 0;
-const DOWN: usize = 1;
-
 impl State {
     fn now(&self) -> Timestamp {
-        Timestamp::from_nanos(self.start.elapsed().as_nanos() as u64)
+        self.at(Instant::now())
     }
 
-    fn schedule(&mut self, dir: usize, kind: Kind, via: Via, to: SocketAddr, bytes: Vec<u8>) {
-        let now = self.now();
-        let t0 = Instant::now();
-        if kind != Kind::Rtp {
-            self.push(t0 + self.control_delay[dir], via, to, bytes);
-            return;
-        }
-        if bytes.len() >= 12 {
-            let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
-            let ssrc = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-            self.distinct[dir].insert((ssrc, seq));
-        }
-        let outcome = self.imp[dir].on_packet(now, PacketMeta { size: bytes.len() as u32 + IP_UDP_OVERHEAD });
-        self.tally[dir].record(&outcome);
-        if let Outcome::Delivered { .. } = outcome {
-            for d in outcome.deliveries() {
-                let mut copy = bytes.clone();
-                if let Some(bit) = d.corruption {
-                    let b = bit.bit as usize;
-                    if b / 8 >= copy.len() {
-                        continue; // the UDP checksum would drop it
-                    }
-                    copy[b / 8] ^= 1 << (b % 8);
-                }
-                let after = d.at.saturating_since(now);
-                self.push(t0 + after, via.clone(), to, copy);
-            }
-        }
-    }
-
-    fn push(&mut self, at: Instant, via: Via, to: SocketAddr, bytes: Vec<u8>) {
-        self.pending.push(at, Pending { via, to, bytes });
+    /// `i` on the path's clock (zero when the relay started).
+    fn at(&self, i: Instant) -> Timestamp {
+        Timestamp::from_nanos(i.saturating_duration_since(self.start).as_nanos() as u64)
     }
 
     async fn from_client(&mut self, from: SocketAddr, bytes: Vec<u8>) {
@@ -276,7 +216,12 @@ impl State {
                 None => return,
             },
         };
-        self.schedule(UP, kind, Via::Upstream(socket), upstream, bytes);
+        self.path.handle_input(
+            self.now(),
+            Direction::Uplink,
+            bytes,
+            Route { via: Via::Upstream(socket), to: upstream },
+        );
     }
 
     async fn bind_upstream(&mut self, public: SocketAddr) -> Option<Arc<UdpSocket>> {
@@ -313,24 +258,30 @@ impl State {
             },
         };
         debug_assert!(self.bindings.get(&public).is_some_and(|b| b.public == public));
-        self.schedule(DOWN, kind, Via::Listen, client, bytes);
+        self.path.handle_input(now, Direction::Downlink, bytes, Route { via: Via::Listen, to: client });
     }
 
-    async fn deliver_due(&mut self) {
-        let now = Instant::now();
-        while let Some((at, p)) = self.pending.pop_due(now) {
-            self.lateness.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
-            let socket = match &p.via {
+    /// Sends every copy due by now; returns when the next one is due.
+    async fn deliver_due(&mut self) -> Option<Instant> {
+        loop {
+            let now = Instant::now();
+            let d = match self.path.poll_output(self.at(now)) {
+                Output::Deliver(d) => d,
+                Output::Timeout(at) => return Some(self.start + (at - Timestamp::ZERO)),
+                Output::Idle => return None,
+            };
+            self.lateness.push(self.at(now).saturating_since(d.at).as_secs_f64() * 1e3);
+            let socket = match &d.tag.via {
                 Via::Listen => &self.listen,
                 Via::Upstream(s) => s,
             };
             let src = socket.local_addr().unwrap_or(self.config.listen);
-            if socket.send_to(&p.bytes, p.to).await.is_ok() {
+            if socket.send_to(&d.bytes, d.tag.to).await.is_ok() {
                 self.report.capture.push(CapturedDatagram {
                     at: now.duration_since(self.start),
                     src,
-                    dst: p.to,
-                    bytes: p.bytes,
+                    dst: d.tag.to,
+                    bytes: d.bytes,
                 });
             }
         }
@@ -348,32 +299,24 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
         };
         Nat::new(c, config.upstream_ip, config.seed)
     });
-    let base = |d: &jitterbug_core::profile::DirectionSpec| d.base.delay.ms.duration();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut st = State {
-        imp: [
-            Impairment::new(&config.profile.uplink, config.seed, Direction::Uplink),
-            Impairment::new(&config.profile.downlink, config.seed, Direction::Downlink),
-        ],
-        control_delay: [base(&config.profile.uplink), base(&config.profile.downlink)],
+        path: PacketPath::new(&config.profile, config.seed, Policy::RtpImpaired),
         nat,
         config,
         start: Instant::now(),
         listen: listen.clone(),
         bindings: HashMap::new(),
         by_public: HashMap::new(),
-        pending: DueQueue::default(),
         report: RelayReport::default(),
-        tally: Default::default(),
-        distinct: Default::default(),
         lateness: Vec::new(),
         upstream_rx: tx,
         readers: Vec::new(),
     };
     let loadavg_start = loadavg();
     let mut buf = vec![0u8; 2048];
+    let mut next = None;
     loop {
-        let next = st.pending.next_at();
         tokio::select! {
             _ = &mut stop => break,
             r = listen.recv_from(&mut buf) => {
@@ -384,7 +327,7 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
             Some((local, from, bytes)) = rx.recv() => st.from_agent(local, from, bytes),
             _ = sleep_until(next) => {}
         }
-        st.deliver_due().await;
+        next = st.deliver_due().await;
     }
     finish(st, loadavg_start)
 }
@@ -401,15 +344,21 @@ fn finish(mut st: State, loadavg_start: Option<f64>) -> RelayReport {
         r.abort();
     }
     let timer = TimerHealth::from_lateness(std::mem::take(&mut st.lateness), loadavg_start, "relay timer");
-    let [up, down] = std::mem::take(&mut st.tally);
     let mut report = std::mem::take(&mut st.report);
-    report.rtp_uplink = up.finish();
-    report.rtp_downlink = down.finish();
-    report.rtp_distinct_uplink = st.distinct[UP].len() as u64;
-    report.rtp_distinct_downlink = st.distinct[DOWN].len() as u64;
+    report.set_path(&st.path.report());
     report.nat_bindings = st.bindings.len();
     report.timer = timer;
     report
+}
+
+impl RelayReport {
+    /// The shared path's counters, in the report's fields.
+    pub fn set_path(&mut self, p: &PathReport) {
+        self.rtp_uplink = p.rtp.uplink;
+        self.rtp_downlink = p.rtp.downlink;
+        self.rtp_distinct_uplink = p.rtp_distinct.uplink;
+        self.rtp_distinct_downlink = p.rtp_distinct.downlink;
+    }
 }
 
 impl TimerHealth {
@@ -444,20 +393,4 @@ impl TimerHealth {
 /// The 1-minute load average.
 pub fn loadavg() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc7983_demultiplexing() {
-        assert_eq!(classify(&[0x00, 0x01]), Kind::Stun);
-        assert_eq!(classify(&[22, 0xfe, 0xfd]), Kind::Dtls);
-        assert_eq!(classify(&[0x80, 111]), Kind::Rtp);
-        assert_eq!(classify(&[0x80, 0x80 | 111]), Kind::Rtp, "marker bit set");
-        assert_eq!(classify(&[0x81, 200]), Kind::Rtcp, "sender report");
-        assert_eq!(classify(&[0x81, 205]), Kind::Rtcp, "transport feedback");
-        assert_eq!(classify(&[255]), Kind::Other);
-    }
 }

@@ -6,22 +6,18 @@
 //! came in on (client side: uplink); RTP goes through the random impairment (so the same seed
 //! gives the same decisions as in `sim` and `live`), everything else gets the base delay only.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use jitterbug_core::due_queue::DueQueue;
-use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
+use jitterbug_core::impairment::Direction;
+use jitterbug_core::path::{Kind, Output, PacketPath, Policy, classify};
 use jitterbug_core::profile::Profile;
 use jitterbug_core::time::Timestamp;
 
-use crate::live::relay::{CapturedDatagram, Kind, RelayReport, TimerHealth, classify, loadavg};
-use crate::sim::path::{IP_UDP_OVERHEAD, LossTally};
-
-const UP: usize = 0;
-const DOWN: usize = 1;
+use crate::live::relay::{CapturedDatagram, RelayReport, TimerHealth, loadavg};
 /// Longest the loop sleeps with nothing due: the nfq crate exposes no socket to wait on, so
 /// the loop polls; this bounds what polling adds to a packet's transit (measured: +0.1–0.2 ms).
 const IDLE_POLL: Duration = Duration::from_micros(100);
@@ -62,22 +58,21 @@ fn parse_udp(packet: &[u8]) -> Option<Udp<'_>> {
 /// Runs the verdict loop on the calling thread (which must be in the router namespace, with
 /// an NFQUEUE rule pointing at `config.queue`) until `stop` is set; accepts whatever is still
 /// held, then reports what it saw, in the relay's report shape.
+///
+/// Each queued kernel packet's UDP payload goes into the shared packet path tagged with a
+/// number; when a copy comes out, the held packet gets its verdict (accept, with the payload
+/// rewritten if it was corrupted), or a drop verdict at once when no copy will come.
 pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) -> std::io::Result<RelayReport> {
     let mut queue = nfq::Queue::open()?;
     queue.bind(config.queue)?;
     queue.set_nonblocking(true);
     ready();
-    let mut imp = [
-        Impairment::new(&config.profile.uplink, config.seed, Direction::Uplink),
-        Impairment::new(&config.profile.downlink, config.seed, Direction::Downlink),
-    ];
-    let base = |d: &jitterbug_core::profile::DirectionSpec| d.base.delay.ms.duration();
-    let control_delay = [base(&config.profile.uplink), base(&config.profile.downlink)];
+    let mut path: PacketPath<u64> = PacketPath::new(&config.profile, config.seed, Policy::RtpImpaired);
     let start = Instant::now();
+    let at = |i: Instant| Timestamp::from_nanos(i.saturating_duration_since(start).as_nanos() as u64);
     let mut report = RelayReport::default();
-    let mut tally: [LossTally; 2] = Default::default();
-    let mut distinct: [HashSet<(u32, u16)>; 2] = Default::default();
-    let mut held: DueQueue<Instant, nfq::Message> = DueQueue::default();
+    let mut held: HashMap<u64, Held> = HashMap::new();
+    let mut next_id = 0u64;
     let mut lateness = Vec::new();
     let mut not_applied = 0u64;
     let loadavg_start = loadavg();
@@ -85,98 +80,108 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
     while !stop.load(Ordering::Relaxed) {
         let mut got = false;
         loop {
-            let mut msg = match queue.recv() {
+            let msg = match queue.recv() {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             };
             got = true;
-            let t0 = Instant::now();
-            let now = Timestamp::from_nanos(start.elapsed().as_nanos() as u64);
-            let dir = if msg.get_indev() == config.client_ifindex { UP } else { DOWN };
-            let (kind, size, rtp_id, header) = match parse_udp(msg.get_payload()) {
-                Some(u) => {
-                    let id = (u.payload.len() >= 12).then(|| {
-                        let p = u.payload;
-                        (u32::from_be_bytes([p[8], p[9], p[10], p[11]]), u16::from_be_bytes([p[2], p[3]]))
-                    });
-                    (classify(u.payload), u.payload.len(), id, u.header)
-                }
-                None => (Kind::Other, msg.get_payload().len(), None, 0),
+            let direction =
+                if msg.get_indev() == config.client_ifindex { Direction::Uplink } else { Direction::Downlink };
+            let Some(u) = parse_udp(msg.get_payload()) else {
+                // Not UDP in IPv4 (the rule queues UDP only): let it through untouched.
+                let counts = if direction == Direction::Uplink {
+                    &mut report.received_uplink
+                } else {
+                    &mut report.received_downlink
+                };
+                counts.add(Kind::Other);
+                accept(&mut queue, msg)?;
+                continue;
             };
-            let counts = if dir == UP { &mut report.received_uplink } else { &mut report.received_downlink };
-            counts.add(kind);
-            let mut deliver_at = t0 + control_delay[dir];
-            if kind == Kind::Rtp {
-                if let Some(id) = rtp_id {
-                    distinct[dir].insert(id);
-                }
-                let outcome = imp[dir].on_packet(now, PacketMeta { size: size as u32 + IP_UDP_OVERHEAD });
-                tally[dir].record(&outcome);
-                match outcome {
-                    Outcome::Dropped(_) => {
-                        msg.set_verdict(nfq::Verdict::Drop);
-                        queue.verdict(msg)?;
-                        continue;
-                    }
-                    Outcome::Delivered { first, duplicate } => {
-                        // NFQUEUE can only pass or drop a packet: a duplicate is counted, not sent.
-                        not_applied += u64::from(duplicate.is_some());
-                        if let Some(c) = first.corruption {
-                            corrupt(&mut msg, header, c.bit as usize);
-                        }
-                        deliver_at = t0 + first.at.saturating_since(now);
-                    }
-                }
+            let counts = if direction == Direction::Uplink {
+                &mut report.received_uplink
+            } else {
+                &mut report.received_downlink
+            };
+            counts.add(classify(u.payload));
+            let (payload, header, src, dst) = (u.payload.to_vec(), u.header, u.src, u.dst);
+            next_id += 1;
+            let fate = path.handle_input(at(Instant::now()), direction, payload, next_id);
+            if fate.copies == 0 {
+                let mut msg = msg;
+                msg.set_verdict(nfq::Verdict::Drop);
+                queue.verdict(msg)?;
+                continue;
             }
-            held.push(deliver_at, msg);
+            held.insert(next_id, Held { msg, header, src, dst });
         }
         let now = Instant::now();
-        while let Some((at, mut msg)) = held.pop_due(now) {
-            lateness.push(now.saturating_duration_since(at).as_secs_f64() * 1e3);
-            if let Some(u) = parse_udp(msg.get_payload()) {
-                report.capture.push(CapturedDatagram {
-                    at: now.duration_since(start),
-                    src: u.src,
-                    dst: u.dst,
-                    bytes: u.payload.to_vec(),
-                });
+        let wait = loop {
+            match path.poll_output(at(now)) {
+                Output::Deliver(d) => {
+                    lateness.push(at(now).saturating_since(d.at).as_secs_f64() * 1e3);
+                    // NFQUEUE can only pass or drop a packet once: a duplicate is counted, not sent.
+                    let Some(h) = held.remove(&d.tag) else {
+                        not_applied += 1;
+                        continue;
+                    };
+                    report.capture.push(CapturedDatagram {
+                        at: now.duration_since(start),
+                        src: h.src,
+                        dst: h.dst,
+                        bytes: d.bytes.clone(),
+                    });
+                    let mut msg = h.msg;
+                    if d.corrupted {
+                        set_udp_payload(&mut msg, h.header, &d.bytes);
+                    }
+                    accept(&mut queue, msg)?;
+                }
+                Output::Timeout(due) => break (due - at(now)).min(IDLE_POLL),
+                Output::Idle => break IDLE_POLL,
             }
-            msg.set_verdict(nfq::Verdict::Accept);
-            queue.verdict(msg)?;
-        }
+        };
         if !got {
-            let wait =
-                held.next_at().map_or(IDLE_POLL, |at| at.saturating_duration_since(Instant::now()).min(IDLE_POLL));
             std::thread::sleep(wait);
         }
     }
     // Whatever is still held goes through (the call is over; nothing is lost at shutdown).
-    while let Some((_, mut msg)) = held.pop() {
-        msg.set_verdict(nfq::Verdict::Accept);
-        queue.verdict(msg)?;
+    for (_, h) in held.drain() {
+        accept(&mut queue, h.msg)?;
     }
     let _ = queue.unbind(config.queue);
 
-    let [up, down] = tally;
-    report.rtp_uplink = up.finish();
-    report.rtp_downlink = down.finish();
-    report.rtp_distinct_uplink = distinct[UP].len() as u64;
-    report.rtp_distinct_downlink = distinct[DOWN].len() as u64;
+    report.set_path(&path.report());
     report.duplicates_not_applied = not_applied;
     report.timer = TimerHealth::from_lateness(lateness, loadavg_start, "router verdicts");
     Ok(report)
 }
 
-/// Flips one bit of the UDP payload and clears the UDP checksum (optional in IPv4), so the
-/// receiver's stack delivers the damaged datagram as the relay would.
-fn corrupt(msg: &mut nfq::Message, header: usize, bit: usize) {
+/// A kernel packet waiting for its verdict.
+struct Held {
+    msg: nfq::Message,
+    /// Offset of the UDP header in the packet.
+    header: usize,
+    src: SocketAddr,
+    dst: SocketAddr,
+}
+
+fn accept(queue: &mut nfq::Queue, mut msg: nfq::Message) -> std::io::Result<()> {
+    msg.set_verdict(nfq::Verdict::Accept);
+    queue.verdict(msg)
+}
+
+/// Replaces the UDP payload (same length: a corrupted copy) and clears the UDP checksum
+/// (optional in IPv4), so the receiver's stack delivers the damaged datagram to the
+/// application, whose authentication then rejects it.
+fn set_udp_payload(msg: &mut nfq::Message, header: usize, payload: &[u8]) {
     let mut packet = msg.get_payload().to_vec();
-    let at = header + 8 + bit / 8;
-    if header == 0 || at >= packet.len() {
+    let start = header + 8;
+    if packet.len() != start + payload.len() {
         return;
     }
-    packet[at] ^= 1 << (bit % 8);
+    packet[start..].copy_from_slice(payload);
     packet[header + 6] = 0;
     packet[header + 7] = 0;
     msg.set_payload(packet);

@@ -62,15 +62,17 @@ use rtc::statistics::report::RTCStatsReportEntry;
 use serde::{Deserialize, Serialize};
 
 use jitterbug_core::codec::{Codec, CodecSettings};
-use jitterbug_core::due_queue::DueQueue;
-use jitterbug_core::impairment::{Direction, Impairment, Outcome, PacketMeta};
+use jitterbug_core::impairment::Direction;
+use jitterbug_core::path::{
+    Kind, KindCounter, KindCounters, Output, PacketPath, PerDirection, Policy, classify, rtp_id,
+};
 use jitterbug_core::results::{DirectionResult, NetworkCounters, ScenarioResult, Status};
 use jitterbug_core::rng::{Stream, StreamId};
 use jitterbug_core::rtp::RtpHeader;
 use jitterbug_core::time::Timestamp;
 
 use super::encode_cache::EncodeCache;
-use super::path::{Arrival, IP_UDP_OVERHEAD, LossTally};
+use super::receiver::Arrival;
 use super::sender::{self, SentPacket};
 use super::{Scenario, TAIL};
 
@@ -125,26 +127,27 @@ impl Default for FullStackConfig {
     }
 }
 
-/// Datagrams of one kind in one direction, as the impairment saw them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatagramCounter {
-    pub sent: u64,
-    /// Datagrams with at least one copy delivered (a corrupted copy counts: it was delivered).
-    pub delivered: u64,
-    /// Dropped by the loss model, a blackout or a full rate-limit queue.
-    pub lost: u64,
-    pub duplicates: u64,
-    pub corrupted: u64,
-}
-
-/// Datagrams by kind (RFC 7983 first-byte demultiplexing; RTCP told from RTP by RFC 5761).
+/// Datagrams by kind (RFC 7983 first-byte demultiplexing; RTCP told from RTP by RFC 5761),
+/// as the impairment saw them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatagramKinds {
-    pub stun: DatagramCounter,
-    pub dtls: DatagramCounter,
-    pub srtp: DatagramCounter,
-    pub srtcp: DatagramCounter,
-    pub other: DatagramCounter,
+    pub stun: KindCounter,
+    pub dtls: KindCounter,
+    pub srtp: KindCounter,
+    pub srtcp: KindCounter,
+    pub other: KindCounter,
+}
+
+impl From<KindCounters> for DatagramKinds {
+    fn from(k: KindCounters) -> Self {
+        DatagramKinds {
+            stun: k.get(Kind::Stun),
+            dtls: k.get(Kind::Dtls),
+            srtp: k.get(Kind::Rtp),
+            srtcp: k.get(Kind::Rtcp),
+            other: k.get(Kind::Other),
+        }
+    }
 }
 
 /// The media each side's stack handled.
@@ -160,15 +163,6 @@ pub struct MediaCounters {
     pub rtp_received: u64,
     /// Datagrams the receiving stack's `handle_read` returned an error for.
     pub read_errors: u64,
-}
-
-/// A value per direction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PerDirection<T> {
-    /// Client → agent.
-    pub uplink: T,
-    /// Agent → client.
-    pub downlink: T,
 }
 
 /// What the stack did, besides the audio.
@@ -351,46 +345,8 @@ fn play_and_score(
 pub(crate) const CLIENT: usize = 0;
 const AGENT: usize = 1;
 const SIDE_NAMES: [&str; 2] = ["client", "agent"];
-
-/// RFC 7983 demultiplexing of a datagram by its first byte; RTCP is told from RTP by its
-/// packet type (RFC 5761: 192–223 in the second byte).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Stun,
-    Dtls,
-    Srtp,
-    Srtcp,
-    Other,
-}
-
-fn classify(b: &[u8]) -> Kind {
-    match b.first() {
-        Some(0..=3) => Kind::Stun,
-        Some(20..=63) => Kind::Dtls,
-        Some(128..=191) if b.len() >= 2 && (192..=223).contains(&b[1]) => Kind::Srtcp,
-        Some(128..=191) => Kind::Srtp,
-        _ => Kind::Other,
-    }
-}
-
-impl DatagramKinds {
-    fn of(&mut self, k: Kind) -> &mut DatagramCounter {
-        match k {
-            Kind::Stun => &mut self.stun,
-            Kind::Dtls => &mut self.dtls,
-            Kind::Srtp => &mut self.srtp,
-            Kind::Srtcp => &mut self.srtcp,
-            Kind::Other => &mut self.other,
-        }
-    }
-}
-
-/// A datagram on its way (the queue pops the earliest, ties in send order).
-struct InFlight {
-    to: usize,
-    kind: Kind,
-    bytes: Vec<u8>,
-}
+/// The direction a side's datagrams travel in.
+const SIDE_DIRECTIONS: [Direction; 2] = [Direction::Uplink, Direction::Downlink];
 
 struct Peer {
     pc: RTCPeerConnection,
@@ -413,12 +369,8 @@ struct Sim {
     base: Instant,
     t: Timestamp,
     peers: [Peer; 2],
-    /// Indexed by the sending side: the client's datagrams take the uplink.
-    imps: [Impairment; 2],
-    in_flight: DueQueue<Timestamp, InFlight>,
-    srtp_in_flight: usize,
-    kinds: [DatagramKinds; 2],
-    media_loss: [LossTally; 2],
+    /// Every datagram between the two sides; tagged with the receiving side.
+    path: PacketPath<usize>,
     plain_sizes: HashMap<(u32, u16), usize>,
     overhead_sum: u64,
     overhead_n: u64,
@@ -470,48 +422,18 @@ impl Sim {
     /// Puts a datagram from side `i` on the wire: through its direction's impairment.
     fn send(&mut self, i: usize, w: TaggedBytesMut) {
         let to = 1 - i;
-        let kind = if w.transport.peer_addr == self.peers[to].addr { classify(&w.message) } else { Kind::Other };
+        if w.transport.peer_addr != self.peers[to].addr {
+            return; // addressed to nobody this simulation has
+        }
         let bytes = w.message.to_vec();
-        let outcome = self.imps[i].on_packet(self.t, PacketMeta { size: bytes.len() as u32 + IP_UDP_OVERHEAD });
-        let c = self.kinds[i].of(kind);
-        c.sent += 1;
-        match outcome {
-            Outcome::Dropped(_) => c.lost += 1,
-            Outcome::Delivered { duplicate, .. } => {
-                c.delivered += 1;
-                c.duplicates += u64::from(duplicate.is_some());
-            }
+        if classify(&bytes) == Kind::Rtp
+            && let Some(id) = rtp_id(&bytes)
+            && let Some(&plain) = self.plain_sizes.get(&id)
+        {
+            self.overhead_sum += (bytes.len() - plain.min(bytes.len())) as u64;
+            self.overhead_n += 1;
         }
-        if kind == Kind::Srtp {
-            self.media_loss[i].record(&outcome);
-            if bytes.len() >= 12 {
-                let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
-                let ssrc = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-                if let Some(&plain) = self.plain_sizes.get(&(ssrc, seq)) {
-                    self.overhead_sum += (bytes.len() - plain.min(bytes.len())) as u64;
-                    self.overhead_n += 1;
-                }
-            }
-        }
-        if kind == Kind::Other {
-            // Addressed to nobody we simulate (or not a WebRTC datagram): it goes nowhere.
-            return;
-        }
-        for d in outcome.deliveries() {
-            let mut copy = bytes.clone();
-            if let Some(bit) = d.corruption {
-                self.kinds[i].of(kind).corrupted += 1;
-                let b = bit.bit as usize;
-                if b / 8 >= copy.len() {
-                    // The bit fell in the IP/UDP headers: the checksum fails and the kernel
-                    // drops the datagram before any socket sees it.
-                    continue;
-                }
-                copy[b / 8] ^= 1 << (b % 8);
-            }
-            self.srtp_in_flight += usize::from(kind == Kind::Srtp);
-            self.in_flight.push(d.at, InFlight { to, kind, bytes: copy });
-        }
+        self.path.handle_input(self.t, SIDE_DIRECTIONS[i], bytes, to);
     }
 
     fn on_event(&mut self, i: usize, e: RTCPeerConnectionEvent) {
@@ -559,27 +481,26 @@ impl Sim {
 
     /// Delivers every datagram due by now, in arrival order.
     fn deliver_due(&mut self) {
-        while let Some((at, d)) = self.in_flight.pop_due(self.t) {
-            self.srtp_in_flight -= usize::from(d.kind == Kind::Srtp);
-            let from = 1 - d.to;
+        while let Output::Deliver(d) = self.path.poll_output(self.t) {
+            let (to, from) = (d.tag, 1 - d.tag);
             let msg = TaggedBytesMut {
-                now: self.base + Duration::from_nanos(at.as_nanos()),
+                now: self.base + Duration::from_nanos(d.at.as_nanos()),
                 transport: TransportContext {
-                    local_addr: self.peers[d.to].addr,
+                    local_addr: self.peers[to].addr,
                     peer_addr: self.peers[from].addr,
                     ecn: None,
                     transport_protocol: TransportProtocol::UDP,
                 },
                 message: BytesMut::from(&d.bytes[..]),
             };
-            if self.peers[d.to].pc.handle_read(msg).is_err() {
-                self.peers[d.to].counters.read_errors += 1;
+            if self.peers[to].pc.handle_read(msg).is_err() {
+                self.peers[to].counters.read_errors += 1;
             }
-            self.pump(d.to);
+            self.pump(to);
             if self.eager_timeouts {
                 // After the pump: the read's events (a selected pair, say) are handled there.
-                let _ = self.peers[d.to].pc.handle_timeout(self.now());
-                self.pump(d.to);
+                let _ = self.peers[to].pc.handle_timeout(self.now());
+                self.pump(to);
             }
         }
     }
@@ -640,7 +561,7 @@ impl Sim {
     }
 
     fn next_wake(&mut self) -> Option<Timestamp> {
-        let mut next = self.in_flight.next_at();
+        let mut next = self.path.next_due();
         let mut consider = |t: Option<Timestamp>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n| n.min(t)));
@@ -898,14 +819,7 @@ fn simulate<'a>(
             peer(client, addrs[CLIENT], client_sender, client_media),
             peer(agent, addrs[AGENT], agent_sender, agent_media),
         ],
-        imps: [
-            Impairment::new(&s.profile.uplink, s.seed, Direction::Uplink),
-            Impairment::new(&s.profile.downlink, s.seed, Direction::Downlink),
-        ],
-        in_flight: DueQueue::default(),
-        srtp_in_flight: 0,
-        kinds: Default::default(),
-        media_loss: Default::default(),
+        path: PacketPath::new(s.profile, s.seed, Policy::EveryDatagram),
         plain_sizes,
         overhead_sum: 0,
         overhead_n: 0,
@@ -940,7 +854,7 @@ fn simulate<'a>(
             }
         }
         let media_done = sim.peers.iter().all(|p| p.gave_up || (p.connected_at.is_some() && p.next >= p.media.len()));
-        if (media_done && sim.srtp_in_flight == 0) || sim.t >= hard_end {
+        if (media_done && sim.path.in_flight(Kind::Rtp) == 0) || sim.t >= hard_end {
             break;
         }
         let next = sim.next_wake().unwrap_or(hard_end).min(hard_end);
@@ -959,6 +873,7 @@ fn simulate<'a>(
     }
 
     let connected = [sim.peers[CLIENT].connected_at, sim.peers[AGENT].connected_at];
+    let path = sim.path.report();
     let stats = FullStackStats {
         setup_ms: connected[CLIENT].zip(connected[AGENT]).map(|(a, b)| ms(a.max(b))),
         client_connected_ms: connected[CLIENT].map(ms),
@@ -966,7 +881,7 @@ fn simulate<'a>(
         ice_state_changes: std::mem::take(&mut sim.ice_changes),
         connection_state_changes: std::mem::take(&mut sim.pc_changes),
         srtp_overhead_bytes_per_packet: (sim.overhead_n > 0).then(|| sim.overhead_sum as f64 / sim.overhead_n as f64),
-        datagrams: PerDirection { uplink: sim.kinds[CLIENT], downlink: sim.kinds[AGENT] },
+        datagrams: path.kinds.map(DatagramKinds::from),
         // Received counts belong to the direction they travelled.
         media: PerDirection {
             uplink: MediaCounters {
@@ -986,10 +901,9 @@ fn simulate<'a>(
         end_ms: ms(sim.t),
         stalls,
     };
-    let [loss_up, loss_down] = sim.media_loss;
     let [client, agent] = sim.peers;
-    let up = direction_run(&s.profile.uplink, client.connected_at, client.media, agent.received, loss_up.finish());
-    let down = direction_run(&s.profile.downlink, agent.connected_at, agent.media, client.received, loss_down.finish());
+    let up = direction_run(&s.profile.uplink, client.connected_at, client.media, agent.received, path.rtp.uplink);
+    let down = direction_run(&s.profile.downlink, agent.connected_at, agent.media, client.received, path.rtp.downlink);
     Ok((stats, [up, down]))
 }
 

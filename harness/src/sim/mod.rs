@@ -13,7 +13,7 @@ pub mod sender;
 use std::time::Duration;
 
 use jitterbug_core::codec::Decoder;
-use jitterbug_core::impairment::{Direction, Impairment};
+use jitterbug_core::impairment::Direction;
 use jitterbug_core::preset::Preset;
 use jitterbug_core::profile::{Delay, DirectionSpec, Distribution, Profile};
 use jitterbug_core::results::{DirectionResult, ScenarioResult, Status};
@@ -139,8 +139,7 @@ fn direction(
         Direction::Downlink => 2,
     };
     let sent = sender::packetize(&frames, codec, s.seed, label);
-    let mut imp = Impairment::new(spec, s.seed, dir);
-    let (arrivals, network) = path::transmit(&mut imp, &sent);
+    let (arrivals, network) = path::transmit(s.profile, s.seed, dir, &sent);
     let mut received = play(s, &sent, &arrivals)?;
     let result = score_direction(s, spec, &received, network)?;
     let capture = arrivals.into_iter().map(|a| Captured { at: a.at, direction: dir, bytes: a.bytes }).collect();
@@ -151,7 +150,7 @@ fn direction(
 pub(crate) fn play(
     s: &Scenario<'_>,
     sent: &[sender::SentPacket],
-    arrivals: &[path::Arrival],
+    arrivals: &[receiver::Arrival],
 ) -> anyhow::Result<receiver::Received> {
     let codec = &s.preset.codec;
     let last = arrivals.last().map(|a| a.at).into_iter().chain(sent.last().map(|p| p.at)).max().unwrap_or_default();

@@ -6,7 +6,16 @@ use jitterbug_core::jitter_buffer::{BLOCK, JitterBuffer, JitterBufferConfig, Jit
 use jitterbug_core::rtp::RtpHeader;
 use jitterbug_core::time::Timestamp;
 
-use super::path::Arrival;
+/// A copy that reached the receiver.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub at: Timestamp,
+    pub bytes: Vec<u8>,
+    /// Index of the sent packet this is a copy of.
+    pub index: usize,
+    /// A bit was flipped on the way.
+    pub corrupted: bool,
+}
 
 /// Audio as played from t = 0, plus the buffer's counters and the decoder's delay.
 pub struct Received {
