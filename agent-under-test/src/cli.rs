@@ -30,13 +30,13 @@ pub struct AgentArgs {
     /// Silence after the user's speech that ends a turn, ms.
     #[arg(long, default_value_t = 600)]
     pub hangover_ms: u64,
-    /// Latency budget of the ASR stage, ms (seed table 5: 100-250).
+    /// Latency budget of the ASR stage, ms (design report table 5: 100-250).
     #[arg(long, default_value_t = 100)]
     pub asr_ms: u64,
-    /// Latency budget of the agent (LLM) stage, ms (seed table 5: 100-300).
+    /// Latency budget of the agent (LLM) stage, ms (design report table 5: 100-300).
     #[arg(long, default_value_t = 100)]
     pub agent_ms: u64,
-    /// Time to the first synthesised frame, ms (seed table 5: 80-200).
+    /// Time to the first synthesised frame, ms (design report table 5: 80-200).
     #[arg(long, default_value_t = 80)]
     pub tts_ms: u64,
     /// Address media sockets bind to [default: the listen address].

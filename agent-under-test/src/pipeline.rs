@@ -1,9 +1,10 @@
 //! The reference agent pipeline: streaming ASR → agent → TTS stages behind traits.
 //!
-//! No models run here: each stage takes its configured latency budget (seed table 5) and
-//! passes audio through, so what a test measures is the transport, the jitter buffer and the
-//! turn-taking logic around a pipeline of known cost. Every stage's start and end is
-//! timestamped in the session trace, so the report can draw the latency budget as measured.
+//! No models run here: each stage takes its configured latency budget (design report table 5,
+//! docs/design-report.md) and passes audio through, so what a test measures is the transport,
+//! the jitter buffer and the turn-taking logic around a pipeline of known cost. Every stage's
+//! start and end is timestamped in the session trace, so the report can draw the latency
+//! budget as measured.
 
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ pub struct ScriptedClip {
     pub samples: Vec<i16>,
 }
 
-/// Per-stage latency budgets (seed table 5; the defaults sit at the low end of each range).
+/// Per-stage latency budgets (design report table 5, docs/design-report.md; the defaults sit at
+/// the low end of each range).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct StageBudgets {
     pub asr: Duration,

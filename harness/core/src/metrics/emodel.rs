@@ -48,14 +48,14 @@ pub struct CodecImpairment {
 }
 
 /// G.711 with packet-loss concealment (G.711 Appendix I PLC), random loss: `Ie = 0`, `Bpl = 25.1`.
-/// Source: ITU-T G.113 Appendix I (provisional planning values for `Ie`/`Bpl`). Transcribed from
-/// the project's notes, which recall it; not re-checked against the Recommendation's text.
+/// Source: ITU-T G.113 Appendix I (provisional planning values for `Ie`/`Bpl`). The value is a
+/// recalled one, not re-checked against the Recommendation's text (docs/quality-metrics.md).
 pub const G711_PLC: CodecImpairment = CodecImpairment {
     name: "G.711 + PLC",
     ie: 0.0,
     bpl: 25.1,
     fitted: false,
-    source: "ITU-T G.113 Appendix I (G.711 with Appendix I PLC, random loss); value as recalled in the project notes",
+    source: "ITU-T G.113 Appendix I (G.711 with Appendix I PLC, random loss); recalled, not re-checked",
 };
 
 /// G.711 without concealment: `Ie = 0`, `Bpl = 4.3` (G.107's default `Bpl`, G.113 Appendix I).
@@ -69,17 +69,19 @@ pub const G711_NO_PLC: CodecImpairment = CodecImpairment {
 
 /// How the `OPUS_*` constants were obtained. Not ITU values.
 pub const OPUS_FIT_NOTE: &str = "FITTED, not ITU-tabulated (ITU publishes no Ie/Bpl for Opus). \
-Data: the project's Opus x FEC x random-loss table (shared/notes/quality-metrics.md): libopus 1.3.1, \
-48 kHz mono, 20 ms frames, VBR 16/24/32 kbps, seeded Bernoulli loss 0/1/3/5/10/20 %, FEC decoded \
-from packet n+1 as NetEq does, else PLC; PESQ-WB (P.862.2) means over 3 clips x 10 seeds \
-(OPUS_FIT_DATA). Method: each PESQ-WB score is mapped to R by inverting G.107 Annex B \
-(treating the wideband MOS-LQO as if on the narrow-band MOS scale), then Ie and Bpl are fitted by \
-least squares in R to R(Ppl) = R0 - Ie,eff(Ppl) with R0 = 93.2 (G.107 defaults, Ta = 0), \
-BurstR = 1 and Ie,eff = Ie + (95 - Ie) Ppl / (Ppl + Bpl): Ie in closed form for each Bpl, Bpl by \
-a log-spaced search (fit_ie_bpl). RMS residual 0.7-1.5 R points. The 16 kbps rows carry no \
-LBRR even with FEC requested, so 16 kbps is PLC only. Caveats: PESQ-WB is not a narrow-band \
-MOS, the clips are synthetic/short, and libopus 1.6 (the opus crate) differs from 1.3.1: \
-refit with the codec the harness ships before gating on R.";
+Data: Jitterbug's Opus x FEC x random-loss table (docs/quality-metrics.md): opus-tools 0.2 on \
+libopus 1.3.1, 48 kHz mono, 20 ms frames, VBR 16/24/32 kbps, FEC on or off, seeded Bernoulli loss \
+0/1/3/5/10/20 %, a lost packet decoded from the next packet's in-band FEC when that arrived (as \
+libwebrtc NetEq does), else concealed by PLC; scored with PESQ-WB (ITU-T P.862.2) at 16 kHz, the \
+mean over 3 clips (espeak-ng, Festival slt, CMU ARCTIC a0007) x 10 loss seeds (OPUS_FIT_DATA). \
+Method: each PESQ-WB score is mapped to R by inverting G.107 Annex B (treating the wideband \
+MOS-LQO as if on the narrow-band MOS scale), then Ie and Bpl are fitted by least squares in R to \
+R(Ppl) = R0 - Ie,eff(Ppl) with R0 = 93.2 (G.107 defaults, Ta = 0), BurstR = 1 and \
+Ie,eff = Ie + (95 - Ie) Ppl / (Ppl + Bpl): Ie in closed form for each Bpl, Bpl by a log-spaced \
+search (fit_ie_bpl). RMS residual 0.7-1.5 R points. The 16 kbps rows carry no LBRR even with FEC \
+requested, so 16 kbps is PLC only. Caveats: PESQ-WB is not a narrow-band MOS, the clips are short \
+and two of the three synthetic, and libopus 1.6 (the opus crate) differs from 1.3.1: refit with \
+the codec the harness ships before gating on R.";
 
 const OPUS_SOURCE: &str = "fitted (see OPUS_FIT_NOTE)";
 
