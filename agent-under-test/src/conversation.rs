@@ -16,9 +16,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+pub use jitterbug_core::agent_trace::{ConversationCounters, FalseEndCause, Span, Turn};
 use jitterbug_core::time::Timestamp;
 use jitterbug_core::vad::{VAD_BLOCK, Vad, VadConfig};
-use serde::Serialize;
 
 use crate::pipeline::{Behaviour, StageBudgets};
 
@@ -26,56 +26,6 @@ use crate::pipeline::{Behaviour, StageBudgets};
 pub const RESUME_WINDOW: Duration = Duration::from_millis(1500);
 /// Speech over the agent for this long stops it (shorter is a cough or an echo).
 pub const BARGE_IN_CONFIRM: Duration = Duration::from_millis(200);
-
-/// One stage's run, ms on the session clock.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Span {
-    pub start_ms: f64,
-    pub end_ms: f64,
-}
-
-/// Why an end of turn was false.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FalseEndCause {
-    /// Concealed (lost or late) audio fell in the pause.
-    Concealment,
-    /// A pause in the user's speech (or DTX) longer than the hangover.
-    Pause,
-}
-
-/// One user turn and the agent's answer, times in ms on the session clock.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Turn {
-    pub index: usize,
-    pub speech_start_ms: f64,
-    /// Last block classified as speech.
-    pub speech_end_ms: f64,
-    /// When the hangover expired and the turn was declared over.
-    pub end_of_turn_ms: f64,
-    pub asr: Span,
-    pub agent: Span,
-    /// From the TTS start to the last answer frame synthesised.
-    pub tts: Span,
-    /// First answer frame handed to the sender.
-    pub first_audio_out_ms: Option<f64>,
-    pub answer_ms: f64,
-    pub false_end: Option<FalseEndCause>,
-    /// Time from the user's speech onset over the answer to the agent stopping it.
-    pub barge_in_stop_ms: Option<f64>,
-    pub answered: bool,
-}
-
-/// Conversation counters for the trace and `/metrics`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct ConversationCounters {
-    pub turns: u64,
-    pub answers_started: u64,
-    pub answers_completed: u64,
-    pub false_end_of_turn: u64,
-    pub false_end_concealment: u64,
-    pub barge_ins: u64,
-}
 
 #[derive(Debug, Clone)]
 enum User {

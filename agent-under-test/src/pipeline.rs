@@ -6,8 +6,7 @@
 //! start and end is timestamped in the session trace, so the report can draw the latency
 //! budget as measured.
 
-use std::time::Duration;
-
+pub use jitterbug_core::agent_trace::StageBudgets;
 use serde::Serialize;
 
 /// What the agent answers with.
@@ -25,23 +24,4 @@ pub struct ScriptedClip {
     pub name: String,
     #[serde(skip)]
     pub samples: Vec<i16>,
-}
-
-/// Per-stage latency budgets (design report table 5, docs/design-report.md; the defaults sit at
-/// the low end of each range).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct StageBudgets {
-    pub asr: Duration,
-    pub agent: Duration,
-    pub tts: Duration,
-}
-
-impl Default for StageBudgets {
-    fn default() -> Self {
-        StageBudgets {
-            asr: Duration::from_millis(100),
-            agent: Duration::from_millis(100),
-            tts: Duration::from_millis(80),
-        }
-    }
 }

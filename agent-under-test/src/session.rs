@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use jitterbug_core::agent_trace::{AgentTrace, TRACE_VERSION};
 use jitterbug_core::codec::{Codec, CodecSettings, Decoder, Encoder};
-use jitterbug_core::jitter_buffer::{BLOCK, JitterBuffer, JitterBufferStats, RtpInfo};
+use jitterbug_core::jitter_buffer::{BLOCK, JitterBuffer, RtpInfo};
 use jitterbug_core::packetizer::Packetizer;
 use jitterbug_core::time::Timestamp;
 use rtc::interceptor::Registry;
@@ -31,7 +32,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::config::AgentConfig;
-use crate::conversation::{Conversation, ConversationCounters, Turn};
+use crate::conversation::Conversation;
 use crate::offer::{Offer, OfferedCodec};
 use crate::sdp_munge;
 
@@ -66,38 +67,12 @@ pub struct SessionMetrics {
     pub tick_late_max_ms: f64,
 }
 
-/// Everything the trace reports, updated by the media loop.
-#[derive(Debug, Default, Serialize)]
-struct TraceState {
-    codec: String,
-    payload_type: u8,
-    connection_states: Vec<(f64, String)>,
-    connected_ms: Option<f64>,
-    rtp_received: u64,
-    rtp_sent: u64,
-    /// First and last RTP arrival, ms on the session clock.
-    first_rtp_ms: Option<f64>,
-    last_rtp_ms: Option<f64>,
-    /// Every RTP packet received: (sequence number, arrival ms on the session clock).
-    rtp_in: Vec<(u16, f64)>,
-    /// Every RTP packet sent: (sequence number, send ms on the session clock).
-    rtp_out: Vec<(u16, f64)>,
-    jitter_buffer: JitterBufferStats,
-    conversation: ConversationCounters,
-    turns: Vec<Turn>,
-    tick_late_max_ms: f64,
-    /// Media ticks that missed their deadline by a whole tick (an audio device would underrun).
-    ticks_missed: u64,
-    closed_ms: Option<f64>,
-}
-
 struct Shared {
     epoch: Instant,
-    /// Wall-clock time of the session clock's zero, so a client on the same host can line up
-    /// its own timeline with the trace's.
-    epoch_unix_ns: u128,
     last_activity_ns: AtomicU64,
-    state: Mutex<TraceState>,
+    /// The trace as the media loop updates it (its `epoch_unix_ns` is the wall-clock time of
+    /// `epoch`, so a client on the same host can line up its own timeline with it).
+    state: Mutex<AgentTrace>,
     /// Decoded uplink as played out (10 ms blocks from the first tick), when recording.
     uplink: Option<Mutex<Vec<i16>>>,
     /// What the agent sent, sample-aligned with the session clock from the first send.
@@ -113,7 +88,7 @@ impl Shared {
         self.last_activity_ns.store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, TraceState> {
+    fn state(&self) -> std::sync::MutexGuard<'_, AgentTrace> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -293,9 +268,14 @@ impl Session {
         let recording = config.record_dir.is_some();
         let shared = Arc::new(Shared {
             epoch,
-            epoch_unix_ns,
             last_activity_ns: AtomicU64::new(0),
-            state: Mutex::new(TraceState {
+            state: Mutex::new(AgentTrace {
+                trace_version: TRACE_VERSION,
+                id: id.clone(),
+                preset: config.preset.name.clone(),
+                epoch_unix_ns,
+                hangover_ms: config.turn_hangover.as_secs_f64() * 1e3,
+                budgets: config.budgets,
                 codec: format!("{}/{}", settings.mime(), settings.rtp_clock_rate()),
                 payload_type: offered.payload_type,
                 ..Default::default()
@@ -343,18 +323,9 @@ impl Session {
         Ok(())
     }
 
-    /// The per-session JSON trace (stage timings, jitter-buffer counters, packets).
-    pub fn trace(&self) -> serde_json::Value {
-        let state = self.shared.state();
-        let mut v = serde_json::to_value(&*state).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("id".into(), self.id.clone().into());
-            o.insert("preset".into(), self.config.preset.name.clone().into());
-            o.insert("epoch_unix_ns".into(), serde_json::Value::String(self.shared.epoch_unix_ns.to_string()));
-            o.insert("hangover_ms".into(), (self.config.turn_hangover.as_secs_f64() * 1e3).into());
-            o.insert("budgets".into(), serde_json::to_value(self.config.budgets).unwrap_or_default());
-        }
-        v
+    /// The session's trace (stage timings, jitter-buffer counters, packets).
+    pub fn trace(&self) -> AgentTrace {
+        self.shared.state().clone()
     }
 
     pub fn metrics(&self) -> SessionMetrics {

@@ -16,10 +16,14 @@ use std::time::{Duration, Instant};
 
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::live::call::{AgentTarget, CallSpec, NetworkPath, call};
+use jitterbug::live::agent::{AgentTarget, RemoteAgent};
+use jitterbug::live::call::{CallSpec, NetworkPath, call};
+use jitterbug::live::caller::Caller;
 use jitterbug::live::whip_client::Trust;
+use jitterbug::scenario::Scenario;
 use jitterbug_agent::AgentConfig;
 use jitterbug_core::codec::{Decoder, Encoder};
+use jitterbug_core::identity::Client;
 use jitterbug_core::results::Status;
 
 const STEPS: [usize; 9] = [1, 2, 4, 8, 16, 24, 32, 48, 64];
@@ -58,17 +62,21 @@ async fn step(n: usize) -> Result<(), String> {
     let scratch = tempfile::tempdir().unwrap();
     let calls = (0..n).map(|i| {
         let spec = CallSpec {
-            profile: &profile,
-            preset: &preset,
-            clip: &clip,
-            seed: i as u64 + 1,
-            call_seconds: CALL_SECONDS,
-            agent: AgentTarget::Remote {
+            scenario: Scenario {
+                profile: &profile,
+                preset: &preset,
+                clip: &clip,
+                seed: i as u64 + 1,
+                client: Client::Native,
+                call_seconds: CALL_SECONDS,
+            },
+            caller: Caller::Native,
+            agent: AgentTarget::Remote(RemoteAgent {
                 url: url.clone(),
                 token: "capacity".into(),
                 trust: Trust::CaPem(ca.clone()),
                 recordings: None,
-            },
+            }),
             path: NetworkPath::Relay,
         };
         let dir = scratch.path().join(i.to_string());
@@ -84,13 +92,8 @@ async fn step(n: usize) -> Result<(), String> {
                 if let Status::Invalid { reason } | Status::Error { reason } = &o.result.status {
                     problems.push(format!("call {i}: {reason}"));
                 }
-                let late_ticks = o.trace.get("ticks_missed").and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
-                let late_packets = o
-                    .trace
-                    .get("jitter_buffer")
-                    .and_then(|j| j.get("packets_late"))
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(u64::MAX);
+                let (late_ticks, late_packets) =
+                    o.trace.as_ref().map_or((u64::MAX, u64::MAX), |t| (t.ticks_missed, t.jitter_buffer.packets_late));
                 if late_ticks > 0 || late_packets > 0 {
                     problems.push(format!("call {i}: {late_ticks} missed media ticks, {late_packets} late packets"));
                 }

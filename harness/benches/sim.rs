@@ -11,9 +11,11 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
+use jitterbug::scenario::Scenario;
 use jitterbug::sim::encode_cache::EncodeCache;
-use jitterbug::sim::{self, Scenario, path, receiver, sender};
+use jitterbug::sim::{self, path, receiver, sender};
 use jitterbug_core::codec::Decoder;
+use jitterbug_core::identity::Client;
 use jitterbug_core::impairment::Direction;
 use jitterbug_core::time::Timestamp;
 
@@ -21,13 +23,22 @@ const CALL_S: f64 = 20.0;
 
 fn bench(c: &mut Criterion) {
     let profile = Profiles::embedded().get("loss-random-5").unwrap();
-    let clip = clips::load("arctic-a0009-slt").unwrap().as_call(CALL_S);
-    let audio_ms = (clip.pcm.len() / 48) as u64;
+    let clip = clips::load("arctic-a0009-slt").unwrap();
+    let call = clip.as_call(CALL_S);
+    let audio_ms = (call.pcm.len() / 48) as u64;
     let mut g = c.benchmark_group("sim");
     for preset_name in ["balanced-fec", "pcmu"] {
         let preset = Presets::embedded().get(preset_name).unwrap();
-        let mut cache = EncodeCache::default();
-        let frames = cache.get(&clip, &preset.codec, 50).unwrap();
+        let cache = EncodeCache::default();
+        let frames = cache.get(&call, &preset.codec, 50).unwrap();
+        let s = Scenario {
+            profile: &profile,
+            preset: &preset,
+            clip: &clip,
+            seed: 1,
+            client: Client::Native,
+            call_seconds: CALL_S,
+        };
         let sent = sender::packetize(&frames, &preset.codec, 1, 1);
 
         g.throughput(Throughput::Elements(audio_ms));
@@ -50,17 +61,10 @@ fn bench(c: &mut Criterion) {
 
         g.throughput(Throughput::Elements(2 * audio_ms));
         g.bench_function(format!("scenario/{preset_name}"), |b| {
-            b.iter(|| {
-                let s = Scenario { profile: &profile, preset: &preset, clip: &clip, seed: 1 };
-                black_box(sim::run(&s, &mut cache).result.uplink.map(|u| u.stoi))
-            })
+            b.iter(|| black_box(sim::run(&s, &cache).result.uplink.map(|u| u.stoi)))
         });
-        #[cfg(feature = "full-stack")]
         g.bench_function(format!("scenario-full-stack/{preset_name}"), |b| {
-            b.iter(|| {
-                let s = Scenario { profile: &profile, preset: &preset, clip: &clip, seed: 1 };
-                black_box(sim::full_stack::run_full_stack(&s, &mut cache).result.uplink.map(|u| u.stoi))
-            })
+            b.iter(|| black_box(sim::full_stack::run_full_stack(&s, &cache).result.uplink.map(|u| u.stoi)))
         });
     }
     g.finish();

@@ -1,10 +1,11 @@
-//! The compatibility matrix (the seed's table 7), generated from browser runs: per browser,
+//! The compatibility matrix (design report table 7, docs/design-report.md), generated from browser runs: per browser,
 //! whether each feature a voice client depends on worked, with what was observed. A feature
 //! no run exercised says "not run" and why, never "yes".
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use jitterbug_core::identity::Client;
 use jitterbug_core::profile::TurnTransport;
 use jitterbug_core::results::{ScenarioResult, Status};
 use serde::Serialize;
@@ -82,8 +83,8 @@ fn dtx_preset(preset: &str) -> bool {
 /// One row per browser in `results` (browser runs only).
 pub fn matrix(results: &[ScenarioResult]) -> Vec<Row> {
     let mut by_browser: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.browser.is_some() || r.client != "native") {
-        by_browser.entry(r.client.as_str()).or_default().push(r);
+    for r in results.iter().filter(|r| r.browser.is_some() || r.client != Client::Native) {
+        by_browser.entry(r.client.name()).or_default().push(r);
     }
     by_browser.into_iter().map(|(name, runs)| row(name, &runs)).collect()
 }

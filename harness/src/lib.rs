@@ -1,23 +1,28 @@
-//! The Jitterbug harness: catalogues, the virtual-time simulator, scenario runners and the
-//! `jitterbug` CLI's commands.
+//! The Jitterbug harness. One way from scenario to result: a [`runner`] expands a matrix of
+//! [`scenario`]s and hands each to a [`backend`] (the simulators, live calls on loopback, or
+//! network namespaces); live backends drive a caller and an agent over one [`live::call`]
+//! path; every result is [`score`]d the same way, its evidence written by [`artifacts`], the
+//! results kept by [`store`], then [`gate`]d against blessed baselines and rendered by
+//! [`report`].
 
-#[cfg(feature = "full-stack")]
+pub mod artifacts;
+pub mod backend;
 pub mod browser;
-#[cfg(feature = "full-stack")]
-pub mod call_cmd;
+pub mod cancel;
 pub mod catalog;
 pub mod clips;
 pub mod compat;
 pub mod embedded;
-pub mod gate_cmd;
-#[cfg(feature = "full-stack")]
+pub mod evidence;
+pub mod gate;
 pub mod live;
 pub mod netns;
 pub mod pcap;
-pub mod profiles_cmd;
+pub mod profile_check;
 pub mod report;
-pub mod run_cmd;
-pub mod score_cmd;
+pub mod runner;
+pub mod scenario;
+pub mod score;
 pub mod sim;
-pub mod sim_cmd;
+pub mod store;
 pub mod wav;

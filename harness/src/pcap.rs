@@ -1,7 +1,7 @@
-//! Captures as pcap files Wireshark opens: raw IPv4/UDP around each RTP packet, timestamped
-//! with its (virtual) arrival time.
+//! Captures as pcap files Wireshark opens: raw IPv4/UDP around each datagram, timestamped
+//! with when it left the path (virtual time in the simulator, since the call started live).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,26 +16,35 @@ const EPOCH: Duration = Duration::from_secs(1_767_225_600);
 pub const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(100, 64, 0, 2), 50_000);
 pub const AGENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 40_000);
 
-/// One packet to write.
-pub struct Frame<'a> {
+/// One datagram as it left the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
     pub at: Duration,
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
-    pub payload: &'a [u8],
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub bytes: Vec<u8>,
 }
 
-/// Writes `frames` (in time order) as LINKTYPE_IPV4 packets.
-pub fn write(path: &Path, frames: &[Frame<'_>]) -> anyhow::Result<()> {
+/// Writes `datagrams` (in time order) as LINKTYPE_IPV4 packets (IPv6 loopback shown as its
+/// IPv4-mapped address, anything else as 0.0.0.0).
+pub fn write(path: &Path, datagrams: &[Datagram]) -> anyhow::Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let header = PcapHeader { datalink: DataLink::IPV4, ..Default::default() };
     let mut w = PcapWriter::with_header(std::io::BufWriter::new(file), header)
         .with_context(|| format!("writing {}", path.display()))?;
-    for f in frames {
-        let data = ipv4_udp(f.src, f.dst, f.payload);
-        let packet = PcapPacket::new(EPOCH + f.at, data.len() as u32, &data);
+    for d in datagrams {
+        let data = ipv4_udp(v4(d.src), v4(d.dst), &d.bytes);
+        let packet = PcapPacket::new(EPOCH + d.at, data.len() as u32, &data);
         w.write_packet(&packet).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+fn v4(a: SocketAddr) -> SocketAddrV4 {
+    match a {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(a) => SocketAddrV4::new(a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED), a.port()),
+    }
 }
 
 /// An IPv4 header (with checksum) and a UDP header (with checksum) around `payload`.

@@ -6,10 +6,14 @@
 
 use std::time::Duration;
 
-use jitterbug::browser::{Browser, Source};
-use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::clips;
-use jitterbug::live::browser_call::{BrowserCallOutput, BrowserCallSpec, browser_call};
+mod common;
+
+use jitterbug::browser::Source;
+use jitterbug::live::agent::AgentTarget;
+use jitterbug::live::call::{CallOutput, CallSpec, NetworkPath, call as live_call};
+use jitterbug::live::caller::{BrowserCaller, Caller};
+use jitterbug::scenario::Scenario;
+use jitterbug_core::identity::{Browser, Client};
 use jitterbug_core::results::Status;
 use serde_json::Value;
 
@@ -21,39 +25,39 @@ const STOI_LOSSY: f64 = 0.85;
 /// (and it would rightly mark the runs invalid).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn call(browser: Browser, profile: &str) -> BrowserCallOutput {
+async fn call(browser: Browser, profile: &str) -> CallOutput {
     call_via(browser, profile, None).await
 }
 
-async fn call_via(browser: Browser, profile: &str, webdriver: Option<String>) -> BrowserCallOutput {
-    let profile = Profiles::new(None).get(profile).unwrap();
-    let preset = Presets::new(None).get("balanced-fec").unwrap();
-    let clip = clips::load("arctic-a0009-slt").unwrap();
+async fn call_via(browser: Browser, profile: &str, webdriver: Option<String>) -> CallOutput {
+    let (profile, preset, clip) = common::catalog(profile, "balanced-fec", "arctic-a0009-slt");
     let scratch = tempfile::tempdir().unwrap();
-    let spec = BrowserCallSpec {
-        browser,
-        webdriver,
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed: 1,
-        duration: Duration::from_secs(8),
-        source: Source::WebAudio,
-        allow_red: false,
+    let spec = CallSpec {
+        scenario: Scenario {
+            profile: &profile,
+            preset: &preset,
+            clip: &clip,
+            seed: 1,
+            client: Client::Browser(browser),
+            call_seconds: 8.0,
+        },
+        caller: Caller::Browser(BrowserCaller { browser, webdriver, source: Source::WebAudio, allow_red: false }),
+        agent: AgentTarget::InProcess,
+        path: NetworkPath::Relay,
     };
-    let o = browser_call(spec, scratch.path()).await.expect("the browser call runs");
-    eprint!("{}", jitterbug::call_cmd::summary(&o.result));
+    let o = live_call(spec, scratch.path()).await.expect("the browser call runs");
+    eprint!("{}", common::describe(&o.result));
     assert_eq!(o.result.status, Status::Ok, "{:?}", o.result.status);
     o
 }
 
 /// The last getStats sample's inbound-rtp report.
-fn last_inbound(o: &BrowserCallOutput) -> Value {
+fn last_inbound(o: &CallOutput) -> Value {
     let b = o.result.browser.as_ref().unwrap();
     b.stats.iter().rev().find_map(|s| s.get("inbound").filter(|v| !v.is_null()).cloned()).expect("inbound-rtp stats")
 }
 
-fn check(o: &BrowserCallOutput, floor: f64) {
+fn check(o: &CallOutput, floor: f64) {
     let live = o.result.live.as_ref().expect("live info");
     assert!(live.setup_ms.is_some_and(|ms| ms > 0.0), "connected");
     let (up, down) = (o.result.uplink.as_ref().expect("agent-side uplink score"), o.result.downlink.as_ref().unwrap());

@@ -5,12 +5,13 @@
 //! After a deliberate change, re-bless with `JITTERBUG_BLESS=1 cargo test -p jitterbug --test
 //! conformance` and review the diff of `golden/baselines/sim.json` and the insta snapshot.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::run_cmd::{Sweep, matrix};
 use jitterbug_core::baseline::{Baseline, Tolerances};
 use jitterbug_core::results::{ScenarioResult, Status};
 
@@ -44,12 +45,12 @@ fn results() -> &'static [ScenarioResult] {
         let profiles: Vec<_> = PROFILES.iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
         let presets: Vec<_> = PRESETS.iter().map(|n| Presets::embedded().get(n).unwrap()).collect();
         let clips: Vec<_> = CLIPS.iter().map(|n| clips::load(n).unwrap()).collect();
-        matrix(&profiles, &presets, &clips, &Sweep::new(&[1], CALL_SECONDS), false)
+        common::simulate(&profiles, &presets, &clips, &[1], CALL_SECONDS)
     })
 }
 
 fn tolerances() -> Tolerances {
-    jitterbug::gate_cmd::load_tolerances(&golden())
+    jitterbug::gate::load_tolerances(&golden())
         .expect("golden/tolerances.toml parses")
         .remove("sim")
         .expect("a [sim] section")

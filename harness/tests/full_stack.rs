@@ -1,21 +1,29 @@
 //! The simulator's full-stack mode: the webrtc-rs stack (ICE, DTLS, SRTP, RTCP) in virtual
 //! time between the impairment cores.
-#![cfg(feature = "full-stack")]
 
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
+use jitterbug::clips::Clip;
+use jitterbug::scenario::Scenario;
+use jitterbug::sim;
 use jitterbug::sim::encode_cache::EncodeCache;
 use jitterbug::sim::full_stack::{FullStackConfig, FullStackOutput, run_full_stack, run_full_stack_with};
-use jitterbug::sim::{self, Scenario};
+use jitterbug_core::identity::Client;
+use jitterbug_core::preset::Preset;
+use jitterbug_core::profile::Profile;
 use jitterbug_core::results::{DirectionResult, Status};
 
 const CLIP: &str = "arctic-a0009-slt";
 
+fn scenario<'a>(profile: &'a Profile, preset: &'a Preset, clip: &'a Clip, seed: u64, call_s: f64) -> Scenario<'a> {
+    Scenario { profile, preset, clip, seed, client: Client::Native, call_seconds: call_s }
+}
+
 fn run(profile: &str, preset: &str, call_s: f64, seed: u64) -> FullStackOutput {
     let p = Profiles::embedded().get(profile).unwrap();
     let s = Presets::embedded().get(preset).unwrap();
-    let c = clips::load(CLIP).unwrap().as_call(call_s);
-    run_full_stack(&Scenario { profile: &p, preset: &s, clip: &c, seed }, &mut EncodeCache::default())
+    let c = clips::load(CLIP).unwrap();
+    run_full_stack(&scenario(&p, &s, &c, seed, call_s), &EncodeCache::default())
 }
 
 fn directions(o: &FullStackOutput) -> [&DirectionResult; 2] {
@@ -28,7 +36,7 @@ fn clean_call_connects_and_is_intelligible() {
     let o = run("clean", "balanced-fec", 10.0, 1);
     let st = &o.full_stack;
     assert_eq!(o.result.id, format!("clean/balanced-fec/{CLIP}/native/sim-full-stack/1"));
-    assert_eq!(o.result.backend, "sim-full-stack");
+    assert_eq!(o.result.backend, jitterbug_core::identity::BackendKind::SimFullStack);
     let setup = st.setup_ms.expect("both sides connected");
     assert!(setup.is_finite() && setup > 0.0, "setup {setup} ms");
     for (name, d) in ["uplink", "downlink"].into_iter().zip(directions(&o)) {
@@ -86,11 +94,11 @@ fn random_loss_agrees_with_the_media_path() {
     // process is the same Bernoulli 5 %, so intelligibility must agree closely, not exactly.
     let p = Profiles::embedded().get("loss-random-5").unwrap();
     let s = Presets::embedded().get("balanced-fec").unwrap();
-    let c = clips::load(CLIP).unwrap().as_call(10.0);
-    let mut cache = EncodeCache::default();
-    let scenario = Scenario { profile: &p, preset: &s, clip: &c, seed: 3 };
-    let media = sim::run(&scenario, &mut cache).result;
-    let full = run_full_stack(&scenario, &mut cache);
+    let c = clips::load(CLIP).unwrap();
+    let cache = EncodeCache::default();
+    let scenario = scenario(&p, &s, &c, 3, 10.0);
+    let media = sim::run(&scenario, &cache).result;
+    let full = run_full_stack(&scenario, &cache);
     let full_dirs = directions(&full);
     for (k, m) in [media.uplink.as_ref().unwrap(), media.downlink.as_ref().unwrap()].into_iter().enumerate() {
         let f = full_dirs[k];
@@ -114,12 +122,12 @@ fn random_loss_agrees_with_the_media_path() {
 fn rtc_defers_the_dtls_client_hello_to_the_next_timer() {
     let p = Profiles::embedded().get("clean").unwrap();
     let s = Presets::embedded().get("balanced-fec").unwrap();
-    let c = clips::load(CLIP).unwrap().as_call(3.0);
-    let scenario = Scenario { profile: &p, preset: &s, clip: &c, seed: 1 };
+    let c = clips::load(CLIP).unwrap();
+    let scenario = scenario(&p, &s, &c, 1, 3.0);
     let eager = FullStackConfig::default();
     let strict = FullStackConfig { eager_timeouts: false, ..FullStackConfig::default() };
     let setup = |cfg: &FullStackConfig| {
-        run_full_stack_with(&scenario, &mut EncodeCache::default(), cfg).full_stack.setup_ms.unwrap()
+        run_full_stack_with(&scenario, &EncodeCache::default(), cfg).full_stack.setup_ms.unwrap()
     };
     let (fast, slow) = (setup(&eager), setup(&strict));
     let tick = eager.ice_check_interval.as_secs_f64() * 1e3;

@@ -2,13 +2,21 @@
 //! it, coturn for the TURN profile, and the native client on the sans-I/O core. Real UDP, real
 //! time; every test checks that nothing it started is left running.
 
+mod common;
+
 use std::path::Path;
 
-use jitterbug::call_cmd;
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::live::call::{AgentTarget, CallOutput, CallSpec, NetworkPath, call};
-use jitterbug::sim::{self, Scenario, encode_cache::EncodeCache};
+use jitterbug::clips::Clip;
+use jitterbug::live::agent::{AgentTarget, RemoteAgent};
+use jitterbug::live::call::{CallOutput, CallSpec, NetworkPath, call};
+use jitterbug::live::caller::Caller;
+use jitterbug::scenario::Scenario;
+use jitterbug::sim::{self, encode_cache::EncodeCache};
+use jitterbug_core::identity::Client;
+use jitterbug_core::preset::Preset;
+use jitterbug_core::profile::Profile;
 use jitterbug_core::results::{DirectionResult, Status};
 
 /// Short calls: two user turns with the agent's echo after each.
@@ -19,23 +27,24 @@ const CLIP: &str = "arctic-a0009-slt";
 /// (and it would rightly mark the runs invalid).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn live_call(profile: &str, preset: &str, seed: u64) -> CallOutput {
-    let profile = Profiles::new(None).get(profile).unwrap();
-    let preset = Presets::new(None).get(preset).unwrap();
-    let clip = clips::load(CLIP).unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let spec = CallSpec {
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed,
-        call_seconds: CALL_SECONDS,
-        agent: AgentTarget::InProcess,
+/// A native call of `CALL_SECONDS` to `agent` through the relay.
+fn spec<'a>(profile: &'a Profile, preset: &'a Preset, clip: &'a Clip, seed: u64, agent: AgentTarget) -> CallSpec<'a> {
+    CallSpec {
+        scenario: Scenario { profile, preset, clip, seed, client: Client::Native, call_seconds: CALL_SECONDS },
+        caller: Caller::Native,
+        agent,
         path: NetworkPath::Relay,
-    };
-    let out = call(spec, scratch.path()).await.expect("the call runs");
-    assert_eq!(out.result.status, Status::Ok, "{}", call_cmd::summary(&out.result));
-    eprint!("{}", call_cmd::summary(&out.result));
+    }
+}
+
+async fn live_call(profile: &str, preset: &str, seed: u64) -> CallOutput {
+    let (profile, preset, clip) = common::catalog(profile, preset, CLIP);
+    let scratch = tempfile::tempdir().unwrap();
+    let out = call(spec(&profile, &preset, &clip, seed, AgentTarget::InProcess), scratch.path())
+        .await
+        .expect("the call runs");
+    assert_eq!(out.result.status, Status::Ok, "{}", common::describe(&out.result));
+    eprint!("{}", common::describe(&out.result));
     out
 }
 
@@ -79,7 +88,7 @@ async fn clean_call_connects_scores_and_every_rtp_packet_crosses_the_relay() {
     assert_eq!(up(&o).network.packets_sent, live.client_rtp_sent);
     assert_eq!(up(&o).network.loss_rate, 0.0);
     // Turn-taking: both user turns answered once, voice-to-voice measured for each.
-    assert_eq!(live.turns, 2, "{:#}", o.trace);
+    assert_eq!(live.turns, 2, "{:?}", o.trace);
     assert_eq!(live.turns_answered, 2);
     assert_eq!(live.false_end_of_turn, 0);
     assert_eq!(live.voice_to_voice_ms.len(), 2, "{live:?}");
@@ -92,7 +101,9 @@ async fn clean_call_connects_scores_and_every_rtp_packet_crosses_the_relay() {
 
     // The capture opens with pcap-file and holds every forwarded datagram.
     let dir = tempfile::tempdir().unwrap();
-    call_cmd::write_outputs(&o, dir.path()).unwrap();
+    let forwarded = o.relay.capture.len();
+    let rtp_sent = live.client_rtp_sent + live.agent_rtp_sent;
+    jitterbug::artifacts::write(dir.path(), &o.into_artifacts().unwrap()).unwrap();
     let file = std::fs::File::open(dir.path().join("capture.pcap")).unwrap();
     let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
     let mut n = 0;
@@ -101,8 +112,8 @@ async fn clean_call_connects_scores_and_every_rtp_packet_crosses_the_relay() {
         assert!(p.data.len() > 28);
         n += 1;
     }
-    assert_eq!(n, o.relay.capture.len());
-    assert!(n as u64 > live.client_rtp_sent + live.agent_rtp_sent);
+    assert_eq!(n, forwarded);
+    assert!(n as u64 > rtp_sent);
     assert!(children_alive().is_empty(), "left running: {:?}", children_alive());
 }
 
@@ -114,8 +125,16 @@ async fn lossy_call_matches_the_simulator_for_the_same_seed() {
     // The simulator with the same profile, preset, seed and conversation script.
     let profile = Profiles::new(None).get("loss-random-5").unwrap();
     let preset = Presets::new(None).get("balanced-fec").unwrap();
-    let scenario = Scenario { profile: &profile, preset: &preset, clip: &o.script, seed };
-    let simulated = sim::run(&scenario, &mut EncodeCache::default()).result;
+    let script_s = o.script.pcm.len() as f64 / 48_000.0;
+    let scenario = Scenario {
+        profile: &profile,
+        preset: &preset,
+        clip: &o.script,
+        seed,
+        client: Client::Native,
+        call_seconds: script_s,
+    };
+    let simulated = sim::run(&scenario, &EncodeCache::default()).result;
     let sim_up = simulated.uplink.as_ref().unwrap();
     let live_up = up(&o);
     eprintln!(
@@ -194,16 +213,7 @@ async fn turn_profile_relays_through_coturn_promptly() {
     let preset = Presets::new(None).get("balanced-fec").unwrap();
     let clip = clips::load(CLIP).unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let spec = CallSpec {
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed: 5,
-        call_seconds: CALL_SECONDS,
-        agent: AgentTarget::InProcess,
-        path: NetworkPath::Relay,
-    };
-    let direct = call(spec, scratch.path()).await.unwrap();
+    let direct = call(spec(&profile, &preset, &clip, 5, AgentTarget::InProcess), scratch.path()).await.unwrap();
     let added = [
         up(&relayed).mouth_to_ear_ms - up(&direct).mouth_to_ear_ms,
         down(&relayed).mouth_to_ear_ms - down(&direct).mouth_to_ear_ms,
@@ -225,20 +235,13 @@ async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
     config.record_dir = Some(scratch.path().join("agent-recordings"));
     let agent = jitterbug_agent::serve(config).await.unwrap();
     let ca = agent.ca_pem().unwrap().to_owned();
-    let spec = CallSpec {
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed: 11,
-        call_seconds: CALL_SECONDS,
-        agent: AgentTarget::Remote {
-            url: agent.url(),
-            token: "tok".into(),
-            trust: Trust::CaPem(ca.clone()),
-            recordings: Some(scratch.path().join("agent-recordings")),
-        },
-        path: NetworkPath::Relay,
-    };
+    let remote = AgentTarget::Remote(RemoteAgent {
+        url: agent.url(),
+        token: "tok".into(),
+        trust: Trust::CaPem(ca.clone()),
+        recordings: Some(scratch.path().join("agent-recordings")),
+    });
+    let spec = spec(&profile, &preset, &clip, 11, remote);
     let abuse = async {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
         let c = WhipClient::new(&agent.url(), "tok", Trust::CaPem(ca.clone())).unwrap();
@@ -256,7 +259,7 @@ async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
     let (outcome, ()) = tokio::join!(call(spec, scratch.path()), abuse);
     let o = outcome.expect("the call runs");
     assert_eq!(o.result.status, Status::Ok);
-    assert!(up(&o).stoi >= 0.9 && down(&o).stoi >= 0.9, "{}", call_cmd::summary(&o.result));
+    assert!(up(&o).stoi >= 0.9 && down(&o).stoi >= 0.9, "{}", common::describe(&o.result));
     assert_eq!(up(&o).jitter_buffer.packets_late, 0);
     agent.shutdown().await;
 }

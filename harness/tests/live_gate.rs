@@ -6,38 +6,54 @@
 
 use std::path::Path;
 
-use jitterbug::browser::Browser;
-use jitterbug::call_cmd::{Caller, LiveBackend, run_live_matrix};
+use jitterbug::backend::{BrowserOptions, LiveBackend};
+use jitterbug::cancel::Cancel;
 use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::gate_cmd::{Outcome, gate};
-use jitterbug::run_cmd::Sweep;
+use jitterbug::gate::{Outcome, gate};
+use jitterbug::live::agent::AgentTarget;
+use jitterbug::runner::{Matrix, RunOptions, run};
+use jitterbug_core::identity::{Browser, Client};
 use jitterbug_core::results::Status;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_and_browser_calls_pass_the_golden_bands() {
+#[test]
+fn live_and_browser_calls_pass_the_golden_bands() {
     let profiles: Vec<_> =
         ["clean", "loss-random-5", "nat-symmetric-turn"].iter().map(|p| Profiles::new(None).get(p).unwrap()).collect();
     let presets = [Presets::new(None).get("balanced-fec").unwrap()];
     let clips = [jitterbug::clips::load("arctic-a0009-slt").unwrap()];
-    let callers = [
-        Caller::Native,
-        Caller::Browser(Browser::Chromium),
-        Caller::Browser(Browser::Firefox),
-        Caller::Browser(Browser::Webkit),
+    let clients = [
+        Client::Native,
+        Client::Browser(Browser::Chromium),
+        Client::Browser(Browser::Firefox),
+        Client::Browser(Browser::Webkit),
     ];
     let out = tempfile::tempdir().unwrap();
-    let sweep = Sweep::new(&[1], 8.0);
+    let cancel = Cancel::default();
+    let backend = LiveBackend::new(
+        AgentTarget::InProcess,
+        BrowserOptions::default(),
+        std::num::NonZeroUsize::MIN,
+        cancel.clone(),
+    )
+    .unwrap();
+    let matrix = Matrix {
+        profiles: &profiles,
+        presets: &presets,
+        clips: &clips,
+        clients: &clients,
+        seeds: &[1],
+        call_seconds: 8.0,
+        shard: None,
+    };
     let results =
-        run_live_matrix(&profiles, &presets, &clips, &callers, &sweep, None, LiveBackend::Relay, out.path(), 1)
-            .await
-            .unwrap();
+        run(&backend, &matrix, &RunOptions { evidence: Some(out.path()), progress: false, cancel: &cancel }).unwrap();
     assert_eq!(results.len(), 12);
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/live");
 
     let g = gate(&golden, &results, &[]).unwrap();
     print!("{}", g.table());
     assert_eq!(g.outcome(), Outcome::Pass);
-    let webkit = results.iter().filter(|r| r.client == "webkit").collect::<Vec<_>>();
+    let webkit = results.iter().filter(|r| r.client == Client::Browser(Browser::Webkit)).collect::<Vec<_>>();
     assert_eq!(webkit.len(), 3);
     assert!(
         webkit
@@ -47,11 +63,11 @@ async fn live_and_browser_calls_pass_the_golden_bands() {
 
     // The known gap passes only as that gap: an error in its place fails the gate…
     let mut changed = results.clone();
-    let w = changed.iter_mut().find(|r| r.client == "webkit").unwrap();
+    let w = changed.iter_mut().find(|r| r.client == Client::Browser(Browser::Webkit)).unwrap();
     w.status = Status::Error { reason: "WebDriver session failed".into() };
     assert_eq!(gate(&golden, &changed, &[]).unwrap().outcome(), Outcome::Regressed);
     // …and a browser call that did not happen is incomplete evidence, never a pass.
     let mut missing = results.clone();
-    missing.retain(|r| !(r.client == "firefox" && r.profile == "loss-random-5"));
+    missing.retain(|r| !(r.client == Client::Browser(Browser::Firefox) && r.profile == "loss-random-5"));
     assert_eq!(gate(&golden, &missing, &[]).unwrap().outcome(), Outcome::Incomplete);
 }

@@ -2,11 +2,18 @@
 //! NAT (nft) in the router and the profile's impairment applied by the NFQUEUE verdict loop.
 //! Needs root (CI runs as root); without it the first call fails with "need root", never skips.
 
-use jitterbug::call_cmd;
-use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::clips;
-use jitterbug::live::call::{AgentTarget, CallOutput, CallSpec, NetworkPath, call};
+mod common;
+
+use std::num::NonZeroUsize;
+
+use jitterbug::backend::{Backend, NetnsBackend};
+use jitterbug::cancel::Cancel;
+use jitterbug::live::agent::AgentTarget;
+use jitterbug::live::call::{CallOutput, CallSpec, NetworkPath, call};
+use jitterbug::live::caller::Caller;
 use jitterbug::netns::call::netns_call;
+use jitterbug::scenario::Scenario;
+use jitterbug_core::identity::{BackendKind, Browser, Client};
 use jitterbug_core::results::Status;
 
 const CALL_SECONDS: f64 = 6.0;
@@ -16,14 +23,20 @@ const CLIP: &str = "arctic-a0009-slt";
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn netns(profile: &str, seed: u64) -> CallOutput {
-    let profile = Profiles::new(None).get(profile).unwrap();
-    let preset = Presets::new(None).get("balanced-fec").unwrap();
-    let clip = clips::load(CLIP).unwrap();
+    let (profile, preset, clip) = common::catalog(profile, "balanced-fec", CLIP);
     let scratch = tempfile::tempdir().unwrap();
-    let out = netns_call(&profile, &preset, &clip, seed, CALL_SECONDS, scratch.path()).expect("the netns call runs");
-    eprint!("{}", call_cmd::summary(&out.result));
-    assert_eq!(out.result.status, Status::Ok, "{}", call_cmd::summary(&out.result));
-    assert_eq!(out.result.backend, "netns");
+    let s = Scenario {
+        profile: &profile,
+        preset: &preset,
+        clip: &clip,
+        seed,
+        client: Client::Native,
+        call_seconds: CALL_SECONDS,
+    };
+    let out = netns_call(&s, scratch.path(), &Cancel::default()).expect("the netns call runs");
+    eprint!("{}", common::describe(&out.result));
+    assert_eq!(out.result.status, Status::Ok, "{}", common::describe(&out.result));
+    assert_eq!(out.result.backend, BackendKind::Netns);
     assert!(out.result.id.contains("/netns/"), "{}", out.result.id);
     out
 }
@@ -75,22 +88,24 @@ fn nat_types_are_real_kernel_nat() {
 fn same_seed_same_losses_as_the_relay() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let in_ns = netns("loss-random-5", 7);
-    let profile = Profiles::new(None).get("loss-random-5").unwrap();
-    let preset = Presets::new(None).get("balanced-fec").unwrap();
-    let clip = clips::load(CLIP).unwrap();
+    let (profile, preset, clip) = common::catalog("loss-random-5", "balanced-fec", CLIP);
     let scratch = tempfile::tempdir().unwrap();
     let spec = CallSpec {
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed: 7,
-        call_seconds: CALL_SECONDS,
+        scenario: Scenario {
+            profile: &profile,
+            preset: &preset,
+            clip: &clip,
+            seed: 7,
+            client: Client::Native,
+            call_seconds: CALL_SECONDS,
+        },
+        caller: Caller::Native,
         agent: AgentTarget::InProcess,
         path: NetworkPath::Relay,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let relayed = rt.block_on(call(spec, scratch.path())).unwrap();
-    eprint!("{}", call_cmd::summary(&relayed.result));
+    eprint!("{}", common::describe(&relayed.result));
     let (a, b) = (&in_ns.relay.rtp_uplink, &relayed.relay.rtp_uplink);
     assert_eq!(a.packets_sent, b.packets_sent, "the client sends the seed's packets on both");
     assert!(a.lost_loss_model > 0, "5 % loss lost nothing");
@@ -112,13 +127,17 @@ fn delay_is_applied_to_forwarded_packets() {
     assert!(delayed.relay.timer.invalid.is_none(), "{:?}", delayed.relay.timer);
 }
 
+/// What this backend cannot run yet is decided in one place, before any namespace exists.
 #[test]
-fn unsupported_profiles_say_why() {
-    let profile = Profiles::new(None).get("nat-symmetric-turn").unwrap();
-    let reason = jitterbug::netns::call::unsupported(&profile).expect("TURN is not built on netns");
+fn unsupported_scenarios_say_why() {
+    let backend = NetnsBackend::new(NonZeroUsize::MIN, Cancel::default());
+    let (turn, preset, clip) = common::catalog("nat-symmetric-turn", "balanced-fec", CLIP);
+    let s =
+        Scenario { profile: &turn, preset: &preset, clip: &clip, seed: 1, client: Client::Native, call_seconds: 1.0 };
+    let reason = backend.supports(&s).expect_err("TURN is not built on netns").0;
     assert!(reason.contains("TURN"), "{reason}");
-    let preset = Presets::new(None).get("balanced-fec").unwrap();
-    let clip = clips::load(CLIP).unwrap();
-    let err = netns_call(&profile, &preset, &clip, 1, 1.0, std::path::Path::new("/tmp")).err().unwrap();
-    assert!(err.to_string().contains("nat-symmetric-turn"), "{err}");
+    let (clean, _, _) = common::catalog("clean", "balanced-fec", CLIP);
+    let browser = Scenario { profile: &clean, client: Client::Browser(Browser::Chromium), ..s };
+    assert!(backend.supports(&browser).expect_err("no browsers in namespaces").0.contains("browser"));
+    assert_eq!(backend.supports(&Scenario { profile: &clean, ..s }), Ok(()));
 }

@@ -1,15 +1,16 @@
 //! Physics that must hold whatever the baselines say.
 
+mod common;
+
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::run_cmd::{Sweep, matrix};
 use jitterbug_core::results::ScenarioResult;
 
 fn run(profile: &str, preset: &str, seeds: &[u64]) -> Vec<ScenarioResult> {
     let p = Profiles::embedded().get(profile).unwrap();
     let s = Presets::embedded().get(preset).unwrap();
     let c = clips::load("arctic-a0009-slt").unwrap();
-    matrix(&[p], &[s], &[c], &Sweep::new(seeds, 15.0), false)
+    common::simulate(&[p], &[s], &[c], seeds, 15.0)
 }
 
 fn mean_stoi(rs: &[ScenarioResult]) -> f64 {

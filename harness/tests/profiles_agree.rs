@@ -4,7 +4,7 @@
 //! heavy-jitter profiles' p99 is).
 
 use jitterbug::catalog::Profiles;
-use jitterbug::profiles_cmd::verify;
+use jitterbug::profile_check::verify;
 use jitterbug_core::results::Status;
 
 #[test]

@@ -1,11 +1,13 @@
 //! `report.html`: self-contained (no network URLs, no scripts), a heatmap cell per
 //! profile × preset, escaped text, the gate's verdict, and a size that scales with the run.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::gate_cmd::Gate;
+use jitterbug::gate::Gate;
 use jitterbug::report::render;
 use jitterbug_core::baseline::{Comparison, Row, Verdict};
 use jitterbug_core::results::{ScenarioResult, Status};
@@ -20,8 +22,7 @@ fn small_run() -> &'static [ScenarioResult] {
         let profiles: Vec<_> = PROFILES.iter().map(|p| Profiles::embedded().get(p).unwrap()).collect();
         let presets: Vec<_> = PRESETS.iter().map(|p| Presets::embedded().get(p).unwrap()).collect();
         let clips = [jitterbug::clips::load("arctic-a0009-slt").unwrap()];
-        let r =
-            jitterbug::run_cmd::matrix(&profiles, &presets, &clips, &jitterbug::run_cmd::Sweep::new(&[1], 4.0), false);
+        let r = common::simulate(&profiles, &presets, &clips, &[1], 4.0);
         assert_eq!(r.len(), 4);
         assert!(r.iter().all(|s| s.status == Status::Ok), "{r:?}");
         r
@@ -213,9 +214,11 @@ fn size_scales_linearly_and_stays_small() {
 fn worst_calls_get_audio_captures_and_a_buffer_timeline_beside_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results.json");
-    jitterbug::run_cmd::write_json(&results, &jitterbug_core::results::Results::new(small_run().to_vec())).unwrap();
+    jitterbug::store::write_json(&results, &jitterbug_core::results::Results::new(small_run().to_vec())).unwrap();
     let html_path = dir.path().join("report.html");
-    jitterbug::run_cmd::write_report(&results, &html_path, None).unwrap();
+    let (profiles, presets) = (Profiles::embedded(), Presets::embedded());
+    let media = jitterbug::evidence::Evidence { profiles: &profiles, presets: &presets, results_dir: dir.path() };
+    jitterbug::report::write(small_run(), dir.path(), &html_path, None, &media).unwrap();
     let html = std::fs::read_to_string(&html_path).unwrap();
     // The three lowest-STOI scenarios: re-simulated, their files next to the report.
     for k in 1..=3 {
@@ -237,7 +240,7 @@ fn worst_calls_get_audio_captures_and_a_buffer_timeline_beside_the_report() {
 fn live_results_get_the_latency_budget_and_table_10_rates() {
     use jitterbug_core::results::{LiveInfo, Percentiles, StageTimes};
     let mut live = small_run()[0].clone();
-    live.backend = "live".into();
+    live.backend = jitterbug_core::identity::BackendKind::Live;
     live.id = live.id.replace("/sim/", "/live/");
     let m2e = live.uplink.as_ref().unwrap().mouth_to_ear_ms;
     live.live = Some(LiveInfo {

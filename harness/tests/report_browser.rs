@@ -3,11 +3,12 @@
 //! Chromium it fails, it never skips.
 #![cfg(feature = "browser")]
 
+mod common;
+
 use std::process::Command;
 
 use jitterbug::catalog::{Presets, Profiles};
 use jitterbug::clips;
-use jitterbug::run_cmd::{Sweep, matrix};
 
 #[test]
 fn report_renders_in_headless_chromium() {
@@ -15,7 +16,7 @@ fn report_renders_in_headless_chromium() {
         ["clean", "loss-random-10", "jitter-high"].iter().map(|n| Profiles::embedded().get(n).unwrap()).collect();
     let presets: Vec<_> = ["balanced-fec", "pcmu"].iter().map(|n| Presets::embedded().get(n).unwrap()).collect();
     let clip = clips::load("arctic-a0009-slt").unwrap();
-    let results = matrix(&profiles, &presets, &[clip], &Sweep::new(&[1], 6.0), false);
+    let results = common::simulate(&profiles, &presets, &[clip], &[1], 6.0);
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("report.html");
     std::fs::write(&html, jitterbug::report::render(&results, None, None, &[])).unwrap();

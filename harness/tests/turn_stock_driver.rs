@@ -157,13 +157,8 @@ async fn stock_async_driver_as_turn_client_delays_relayed_rtp() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let trace = whip.get_trace(&answer.location).await.unwrap();
-    let epoch_ms = trace["epoch_unix_ns"].as_str().unwrap().parse::<f64>().unwrap() / 1e6;
-    let arrivals: std::collections::HashMap<u16, f64> = trace["rtp_in"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p[0].as_u64().unwrap() as u16, p[1].as_f64().unwrap()))
-        .collect();
+    let epoch_ms = trace.epoch_unix_ns as f64 / 1e6;
+    let arrivals: std::collections::HashMap<u16, f64> = trace.rtp_in.iter().copied().collect();
     let percentiles = |mut v: Vec<f64>| -> (usize, f64, f64) {
         v.sort_by(f64::total_cmp);
         if v.is_empty() {
@@ -172,12 +167,8 @@ async fn stock_async_driver_as_turn_client_delays_relayed_rtp() {
         (v.len(), v[v.len() / 2], v[v.len() * 95 / 100])
     };
     let up = percentiles(sent.iter().filter_map(|(seq, at)| Some(epoch_ms + arrivals.get(seq)? - at)).collect());
-    let agent_sent: std::collections::HashMap<u16, f64> = trace["rtp_out"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p[0].as_u64().unwrap() as u16, epoch_ms + p[1].as_f64().unwrap()))
-        .collect();
+    let agent_sent: std::collections::HashMap<u16, f64> =
+        trace.rtp_out.iter().map(|&(seq, ms)| (seq, epoch_ms + ms)).collect();
     let down =
         percentiles(received.lock().unwrap().iter().filter_map(|(seq, at)| Some(at - agent_sent.get(seq)?)).collect());
     // The relayed pair's STUN round trip, as the stack measured it.

@@ -328,8 +328,10 @@ async fn valid_offer_is_answered() {
     assert!(body.lines().any(|l| l.starts_with("a=")), "{body}");
     assert_eq!(agent.session_count(), 1);
 
-    assert!(client.get_trace(&location).await.expect("trace").is_object());
     let id = location.trim_start_matches("/whip/");
+    let trace = client.get_trace(&location).await.expect("the session's trace");
+    assert_eq!((trace.id.as_str(), trace.trace_version), (id, jitterbug_core::agent_trace::TRACE_VERSION));
+    assert!(trace.epoch_unix_ns > 0);
     let metrics = get_metrics(&client).await;
     assert!(metrics.contains("jitterbug_agent_sessions_active 1"), "{metrics}");
     assert!(metrics.contains(&format!("jitterbug_agent_session_rtp_received{{session=\"{id}\"}} ")), "{metrics}");

@@ -1,12 +1,14 @@
 //! Jitterbug's sans-I/O core: everything the simulator, the live relay, the agent and the
 //! native client share. No tokio, no sockets, no clocks: cores are told the time.
 
+pub mod agent_trace;
 pub mod baseline;
 pub mod codec;
 pub mod delay_model;
 pub mod distribution;
 pub mod due_queue;
 pub mod expectation;
+pub mod identity;
 pub mod impairment;
 pub mod jitter_buffer;
 pub mod loss_model;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::{BackendKind, Client};
+
 /// Bumped when a field changes meaning or disappears; adding fields keeps the version.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -84,8 +86,8 @@ pub struct ScenarioResult {
     pub profile: String,
     pub preset: String,
     pub clip: String,
-    pub client: String,
-    pub backend: String,
+    pub client: Client,
+    pub backend: BackendKind,
     pub seed: u64,
     #[serde(flatten)]
     pub status: Status,
@@ -128,7 +130,7 @@ pub struct BrowserInfo {
     pub cycle_ms: serde_json::Value,
 }
 
-/// Live-call measurements (the seed's table 10 KPIs that the simulator cannot see, and the
+/// Live-call measurements (the design report's table 10 KPIs that the simulator cannot see, and the
 /// turn-taking a voice agent is judged by).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LiveInfo {
@@ -151,7 +153,7 @@ pub struct LiveInfo {
     pub turns_answered: u64,
     pub false_end_of_turn: u64,
     pub barge_ins: u64,
-    /// Mean measured stage times of the agent's pipeline, ms (seed table 5 stages).
+    /// Mean measured stage times of the agent's pipeline, ms (design report table 5 stages).
     pub stages_ms: Option<StageTimes>,
     /// RTP packets the relay saw, per direction, and what the endpoints sent.
     pub relay_rtp_uplink: u64,
@@ -194,7 +196,7 @@ pub struct StageTimes {
 }
 
 impl ScenarioResult {
-    pub fn make_id(profile: &str, preset: &str, clip: &str, client: &str, backend: &str, seed: u64) -> String {
+    pub fn make_id(profile: &str, preset: &str, clip: &str, client: Client, backend: BackendKind, seed: u64) -> String {
         format!("{profile}/{preset}/{clip}/{client}/{backend}/{seed}")
     }
 }

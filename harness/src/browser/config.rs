@@ -3,10 +3,11 @@
 use serde::Serialize;
 
 /// Where the sent audio comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub enum Source {
     /// The clip through Web Audio into a MediaStream track, started when the call connects
     /// (works in every browser; the sent tap is exact).
+    #[default]
     #[serde(rename = "webaudio")]
     WebAudio,
     /// The microphone track itself, fed from the clip by Chromium's

@@ -1,5 +1,5 @@
 //! The browsers, their WebDriver servers and the capabilities that make WebRTC work headless on
-//! loopback (see `shared/notes/browsers.md` for why each flag and pref is there).
+//! loopback (see docs/browsers.md for why each flag and pref is there).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,8 @@ use fantoccini::wd::Capabilities;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
+pub use jitterbug_core::identity::Browser;
+
 use super::config::CertTrust;
 use super::error::{BrowserError, Step};
 use super::process::{ProcessGroup, log_tail};
@@ -19,64 +21,23 @@ use super::xvfb::Xvfb;
 /// How long a driver may take to open its port.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Browser {
-    Chromium,
-    Firefox,
-    /// WebKitGTK's MiniBrowser; Debian builds it without WebRTC, so a run reports unsupported.
-    Webkit,
-    /// Safari through `safaridriver`, which only macOS has: reached with `--webdriver`.
-    Safari,
-}
-
-impl Browser {
-    pub fn name(self) -> &'static str {
-        match self {
-            Browser::Chromium => "chromium",
-            Browser::Firefox => "firefox",
-            Browser::Webkit => "webkit",
-            Browser::Safari => "safari",
-        }
-    }
-
-    fn driver_binary(self) -> &'static str {
-        match self {
-            Browser::Chromium => "chromedriver",
-            Browser::Firefox => "geckodriver",
-            Browser::Webkit => "WebKitWebDriver",
-            Browser::Safari => "safaridriver",
-        }
-    }
-
-    fn driver_install(self) -> &'static str {
-        match self {
-            Browser::Chromium => "install Debian packages `chromium` and `chromium-driver` (scripts/deps.sh)",
-            Browser::Firefox => "run `cargo install geckodriver` (and install Debian package `firefox-esr`)",
-            Browser::Webkit => "install Debian packages `webkit2gtk-driver`, `libwebkit2gtk-4.1-0` and `xvfb`",
-            Browser::Safari => {
-                "safaridriver ships only with macOS: on the Mac run `safaridriver --enable` once, then \
-                 `safaridriver -p 4444`, and pass `--webdriver http://127.0.0.1:4444` (browser-tests/README.md)"
-            }
-        }
+fn driver_binary(browser: Browser) -> &'static str {
+    match browser {
+        Browser::Chromium => "chromedriver",
+        Browser::Firefox => "geckodriver",
+        Browser::Webkit => "WebKitWebDriver",
+        Browser::Safari => "safaridriver",
     }
 }
 
-impl std::fmt::Display for Browser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Browser {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Browser, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "chromium" | "chrome" => Ok(Browser::Chromium),
-            "firefox" => Ok(Browser::Firefox),
-            "webkit" | "webkitgtk" => Ok(Browser::Webkit),
-            "safari" => Ok(Browser::Safari),
-            _ => Err(format!("unknown browser `{s}`; expected chromium, firefox, webkit or safari")),
+fn driver_install(browser: Browser) -> &'static str {
+    match browser {
+        Browser::Chromium => "install Debian packages `chromium` and `chromium-driver` (scripts/deps.sh)",
+        Browser::Firefox => "run `cargo install geckodriver` (and install Debian package `firefox-esr`)",
+        Browser::Webkit => "install Debian packages `webkit2gtk-driver`, `libwebkit2gtk-4.1-0` and `xvfb`",
+        Browser::Safari => {
+            "safaridriver ships only with macOS: on the Mac run `safaridriver --enable` once, then \
+             `safaridriver -p 4444`, and pass `--webdriver http://127.0.0.1:4444` (browser-tests/README.md)"
         }
     }
 }
@@ -114,8 +75,8 @@ impl Driver {
         if browser == Browser::Safari {
             return Err(BrowserError::DriverMissing {
                 browser,
-                binary: browser.driver_binary(),
-                install: browser.driver_install(),
+                binary: driver_binary(browser),
+                install: driver_install(browser),
             });
         }
         let dir = tempfile::Builder::new()
@@ -126,7 +87,7 @@ impl Driver {
         let tmp = dir.path().join("tmp");
         std::fs::create_dir(&tmp).map_err(|source| BrowserError::Scratch { source })?;
         let port = free_port().map_err(|source| BrowserError::Scratch { source })?;
-        let binary = browser.driver_binary();
+        let binary = driver_binary(browser);
         let mut command = Command::new(find_binary(binary).unwrap_or_else(|| PathBuf::from(binary)));
         command.env("TMPDIR", &tmp);
         let (mut pulse, mut xvfb) = (None, None);
@@ -149,7 +110,7 @@ impl Driver {
         let log = dir.path().join("driver.log");
         let process = ProcessGroup::spawn(binary, command, &log).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => {
-                BrowserError::DriverMissing { browser, binary, install: browser.driver_install() }
+                BrowserError::DriverMissing { browser, binary, install: driver_install(browser) }
             }
             _ => BrowserError::DriverSpawn { browser, binary: binary.to_string(), source },
         })?;
@@ -395,6 +356,5 @@ mod tests {
         let err = Driver::start(Browser::Safari).await.err().expect("no local safaridriver");
         let text = err.to_string();
         assert!(text.contains("--webdriver") && text.contains("safaridriver --enable"), "{text}");
-        assert_eq!("Safari".parse::<Browser>(), Ok(Browser::Safari));
     }
 }

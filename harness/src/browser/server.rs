@@ -36,7 +36,7 @@ pub struct AgentSession {
     /// The agent's session URL.
     pub location: String,
     /// The agent's trace, read just before the session was deleted (it is gone afterwards).
-    pub trace: Option<serde_json::Value>,
+    pub trace: Option<jitterbug_core::agent_trace::AgentTrace>,
     pub deleted: bool,
 }
 

@@ -1,81 +1,67 @@
-//! One live call: the reference agent (in-process, or any WHIP agent by URL), the impairment
-//! relay in front of it, coturn when the profile needs TURN, and the native client — then the
-//! same scoring as the simulator, on timelines lined up through the wall clock (everything
-//! runs on one host).
+//! One live call, the only way any backend makes one: the agent (started here, or any WHIP
+//! agent by URL), the path between (the impairment relay on loopback, or a path someone else
+//! runs, such as the netns router), coturn when the profile needs TURN, and the caller (the
+//! native client or a browser) — then the two-sided score on the agent's clock.
 //!
-//! The user's side of the call is a conversation script: the clip, then silence long enough
-//! for the agent to answer, repeated ([`conversation_script`]). The simulator can run the
-//! same script, which is how live and simulated uplinks are compared.
+//! The user's side of the call is a conversation script ([`conversation_script`]): the clip,
+//! then silence long enough for the agent to answer, repeated. The simulator can play the same
+//! script, which is how live and simulated uplinks are compared.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use jitterbug_agent::{AgentConfig, Behaviour};
-use jitterbug_core::codec::Decoder;
-use jitterbug_core::preset::Preset;
+use anyhow::{Context, bail};
+use jitterbug_core::agent_trace::AgentTrace;
+use jitterbug_core::identity::BackendKind;
 use jitterbug_core::profile::{Profile, TurnTransport};
-use jitterbug_core::results::{LiveInfo, Percentiles, ScenarioResult, Status};
-use jitterbug_core::rng::{Stream, StreamId};
-use jitterbug_core::time::Timestamp;
+use jitterbug_core::results::{ScenarioResult, Status};
 
-use super::agent_record::{self, AgentRecord, samples_48k, voice_to_voice};
-use super::client::{ClientOutcome, ClientPlan, NativeClient};
+use super::agent::{AgentTarget, RunningAgent};
+use super::caller::browser::BrowserCall;
+use super::caller::native::NativeCall;
+use super::caller::{Caller, CallerRecord, CallerResult};
 use super::coturn::Coturn;
 use super::relay::{Relay, RelayConfig, RelayReport};
-use super::whip_client::{Trust, WhipClient};
+use crate::artifacts::{Artifact, CallArtifacts};
 use crate::clips::{Clip, RATE};
-use crate::sim::encode_cache::EncodeCache;
-use crate::sim::receiver::Arrival;
-use crate::sim::{Scenario, receiver, score, sender};
+use crate::scenario::Scenario;
+use crate::score::two_sided::{self, PathCounts};
 
 /// The relay listens here (the agent advertises it, port preserved).
 pub const RELAY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// The relay's upstream sockets (the client NAT's public side) bind here.
 pub const RELAY_UPSTREAM_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
-/// Backend name in result ids.
-pub const BACKEND: &str = "live";
 
-/// Where the agent is.
-pub enum AgentTarget {
-    /// Start the reference agent in this process with the scenario's preset.
-    InProcess,
-    /// A running WHIP agent; the relay is spliced in by rewriting the answer's candidates.
-    /// Its recordings (`--record-dir` on the same host) let both directions be scored.
-    Remote { url: String, token: String, trust: Trust, recordings: Option<PathBuf> },
-}
-
-/// The network between the client and the agent.
+/// The network between the caller and the agent.
 pub enum NetworkPath {
     /// The userspace impairment relay on loopback, started and stopped by the call.
     Relay,
-    /// A path run by someone else (the netns router): the client reaches the agent's own
+    /// A path run by someone else (the netns router): the caller reaches the agent's own
     /// candidate from `client_bind`, and `finish` stops the path and says what it saw.
     External(ExternalPath),
 }
 
 pub struct ExternalPath {
-    /// The backend named in the result (`netns`).
-    pub backend: &'static str,
+    /// The backend named in the result.
+    pub backend: BackendKind,
     pub client_bind: SocketAddr,
     pub finish: Box<dyn FnOnce() -> anyhow::Result<RelayReport> + Send>,
 }
 
-/// The path of a call in progress.
-enum ActivePath {
-    Relay(Relay),
-    External(ExternalPath),
+impl NetworkPath {
+    fn backend(&self) -> BackendKind {
+        match self {
+            NetworkPath::Relay => BackendKind::Live,
+            NetworkPath::External(p) => p.backend,
+        }
+    }
 }
 
 pub struct CallSpec<'a> {
-    pub profile: &'a Profile,
-    pub preset: &'a Preset,
-    /// The user's line; the call repeats it with room for answers.
-    pub clip: &'a Clip,
-    pub seed: u64,
-    pub call_seconds: f64,
+    pub scenario: Scenario<'a>,
+    pub caller: Caller,
     pub agent: AgentTarget,
     pub path: NetworkPath,
 }
@@ -84,14 +70,46 @@ pub struct CallSpec<'a> {
 pub struct CallOutput {
     pub result: ScenarioResult,
     pub relay: RelayReport,
-    pub client: ClientOutcome,
-    /// The agent's session trace (stage timings, jitter-buffer counters).
-    pub trace: serde_json::Value,
+    pub caller: CallerRecord,
+    /// The agent's session trace (stage timings, jitter-buffer counters), when it served one.
+    pub trace: Option<AgentTrace>,
     /// What the agent heard and what the user heard, on the agent's session clock (48 kHz).
     pub uplink_audio: Vec<i16>,
     pub downlink_audio: Vec<i16>,
     /// The script the user spoke.
     pub script: Clip,
+}
+
+impl CallOutput {
+    /// The call's evidence: `relay.json` and `capture.pcap` (every datagram the path
+    /// forwarded, both directions), `agent-trace.json`, and the caller's own record — the
+    /// native client's `client.json` with `degraded.wav` (what the user heard) and
+    /// `degraded-uplink.wav` (what the agent heard), or the page's `page-result.json` with
+    /// `browser-sent.wav` and `browser-heard.wav`.
+    pub fn into_artifacts(self) -> anyhow::Result<CallArtifacts> {
+        let mut files = vec![Artifact::json("relay.json", &self.relay)?];
+        match &self.caller {
+            CallerRecord::Native(client) => files.push(Artifact::json("client.json", client)?),
+            CallerRecord::Browser(Some(page)) => files.push(Artifact::json("page-result.json", &page.result)?),
+            CallerRecord::Browser(None) => {}
+        }
+        if let Some(trace) = &self.trace {
+            files.push(Artifact::json("agent-trace.json", trace)?);
+        }
+        files.push(Artifact::Pcap { name: "capture.pcap", datagrams: self.relay.capture });
+        match self.caller {
+            CallerRecord::Native(_) => {
+                files.push(Artifact::Wav { name: "degraded.wav", pcm: self.downlink_audio });
+                files.push(Artifact::Wav { name: "degraded-uplink.wav", pcm: self.uplink_audio });
+            }
+            CallerRecord::Browser(Some(page)) if !page.sent.is_empty() => {
+                files.push(Artifact::Wav { name: "browser-sent.wav", pcm: page.sent });
+                files.push(Artifact::Wav { name: "browser-heard.wav", pcm: page.received });
+            }
+            CallerRecord::Browser(_) => {}
+        }
+        Ok(CallArtifacts { result: self.result, files })
+    }
 }
 
 /// The user's side of a call: `clip`, then silence as long as the clip plus two seconds (the
@@ -108,214 +126,156 @@ pub fn conversation_script(clip: &Clip, seconds: f64) -> Clip {
     Clip { name: clip.name.clone(), pcm: Arc::new(pcm) }
 }
 
-fn unix_ns(t: SystemTime) -> i128 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+/// A browser's line: the clip once, then silence for the agent's answer (the page plays it
+/// for the call's length).
+fn single_turn(clip: &Clip) -> Clip {
+    let mut pcm = clip.pcm.to_vec();
+    pcm.resize(pcm.len() + clip.pcm.len() + 2 * RATE as usize, 0);
+    Clip { name: clip.name.clone(), pcm: Arc::new(pcm) }
 }
 
-/// Wall-clock time of an `Instant`, through a pair of readings taken now.
-fn instant_unix_ns(i: Instant) -> i128 {
-    let (now_i, now_s) = (Instant::now(), SystemTime::now());
-    unix_ns(now_s) - now_i.saturating_duration_since(i).as_nanos() as i128
+/// The path of a call in progress.
+enum ActivePath {
+    /// Waiting for the agent's answer to say where it is.
+    Unspliced,
+    Relay(Relay),
+    External(ExternalPath),
+}
+
+async fn start_relay(listen: SocketAddr, upstream: SocketAddr, profile: &Profile, seed: u64) -> anyhow::Result<Relay> {
+    Relay::start(RelayConfig {
+        listen,
+        upstream,
+        upstream_ip: IpAddr::V4(RELAY_UPSTREAM_IP),
+        profile: profile.clone(),
+        seed,
+    })
+    .await
+    .with_context(|| format!("starting the relay on {listen}"))
 }
 
 /// Runs one call. Errors before the call connects are errors; everything after is measured.
 pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutput> {
-    let script = conversation_script(spec.clip, spec.call_seconds);
-    let scenario = Scenario { profile: spec.profile, preset: spec.preset, clip: &script, seed: spec.seed };
-    let (external, client_bind) = match spec.path {
-        NetworkPath::Relay => (None, SocketAddr::from(([127, 0, 0, 1], 0))),
-        NetworkPath::External(p) => {
-            let bind = p.client_bind;
-            (Some(p), bind)
-        }
+    let s = spec.scenario;
+    let backend = spec.path.backend();
+    let script = match spec.caller {
+        Caller::Native => conversation_script(s.clip, s.call_seconds),
+        Caller::Browser(_) => single_turn(s.clip),
     };
-    let backend = external.as_ref().map_or(BACKEND, |p| p.backend);
-    let mut result = scenario.blank_result(backend);
-    result.id =
-        ScenarioResult::make_id(&spec.profile.name, &spec.preset.name, &spec.clip.name, "native", backend, spec.seed);
-    let codec = &spec.preset.codec;
+    let mut result = s.blank_result(backend, script.pcm.len() as f64 / f64::from(RATE));
+    if matches!((&spec.agent, &spec.path), (AgentTarget::InProcess, NetworkPath::External(_))) {
+        bail!("an external path is built around its own agent: pass it as AgentTarget::Remote");
+    }
+    let turn = s.profile.nat.turn;
+    if matches!(spec.caller, Caller::Native) && matches!(turn, TurnTransport::Tcp | TurnTransport::Tls) {
+        bail!(
+            "profile {}: the native client's TURN is UDP only (the backend reports this unsupported)",
+            s.profile.name
+        );
+    }
 
-    // The agent.
-    let mut record_dir = scratch.join("agent");
-    let mut in_process = None;
-    let (whip, advertised_relay) = match &spec.agent {
-        AgentTarget::InProcess => {
-            let mut config = AgentConfig::loopback(spec.preset.clone(), random_token(spec.seed));
-            config.advertise_ip = Some(IpAddr::V4(RELAY_IP));
-            config.record_dir = Some(record_dir.clone());
-            config.behaviour = Behaviour::Echo;
-            let agent = jitterbug_agent::serve(config.clone()).await.context("starting the reference agent")?;
-            let ca = agent.ca_pem().map(str::to_owned).ok_or_else(|| anyhow!("agent has no CA"))?;
-            let whip = WhipClient::new(&agent.url(), &config.token, Trust::CaPem(ca))?;
-            in_process = Some(agent);
-            (whip, true)
-        }
-        AgentTarget::Remote { url, token, trust, recordings } => {
-            if let Some(dir) = recordings {
-                record_dir.clone_from(dir);
-            }
-            (WhipClient::new(url, token, trust.clone())?, false)
-        }
-    };
-
-    let coturn = match spec.profile.nat.turn {
+    let agent = RunningAgent::start(&spec.agent, s.preset, s.seed, scratch).await?;
+    let coturn = match turn {
         TurnTransport::None => None,
-        TurnTransport::Udp => Some(Coturn::start()?),
-        other => bail!(
-            "profile {}: TURN over {other:?} needs a browser's TURN client (the native client's TURN is UDP)",
-            spec.profile.name
-        ),
+        TurnTransport::Udp | TurnTransport::Tcp => Some(Coturn::start()?),
+        TurnTransport::Tls => Some(Coturn::start_with_tls()?),
+    };
+    let mut path = match spec.path {
+        NetworkPath::External(p) => ActivePath::External(p),
+        NetworkPath::Relay => match agent.placement {
+            // The agent advertises the relay's address with its own port.
+            Some(p) => {
+                let listen = SocketAddr::new(p.advertise.unwrap_or(IpAddr::V4(RELAY_IP)), p.media.port());
+                ActivePath::Relay(start_relay(listen, p.media, s.profile, s.seed).await?)
+            }
+            None => ActivePath::Unspliced,
+        },
+    };
+    let client_bind = match &path {
+        ActivePath::External(p) => p.client_bind,
+        _ => SocketAddr::from(([127, 0, 0, 1], 0)),
     };
 
-    // The client's media: the simulator's uplink packets for this seed.
-    let tail_frames = 1000 / codec.frame_ms.millis() as usize;
-    let frames = EncodeCache::default().get(&script, codec, tail_frames)?;
-    let media = sender::packetize(&frames, codec, spec.seed, 1);
-    let ssrc = Stream::new(spec.seed, 1, StreamId::Media).next_u64() as u32;
-    let plan = ClientPlan {
-        codec: codec.clone(),
-        ssrc,
-        media,
-        tail: Duration::from_millis(600),
-        turn: coturn.as_ref().map(|c| c.server.clone()),
-        bind: client_bind,
-        connect_deadline: Duration::from_secs(20),
-    };
-    let (client, offer) = NativeClient::offer(plan).await?;
-    let answer = whip.post_offer(&offer).await?;
-    let (agent_addr, answer_sdp) = candidate_address(&answer.sdp)?;
-    let (path, answer_sdp) = match external {
-        Some(path) => (ActivePath::External(path), answer_sdp),
-        None => {
-            let (listen, upstream) = if advertised_relay {
-                (agent_addr, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), agent_addr.port()))
-            } else {
-                (SocketAddr::new(IpAddr::V4(RELAY_IP), 0), agent_addr)
+    let outcome = match &spec.caller {
+        Caller::Native => {
+            let c = NativeCall {
+                script: &script,
+                preset: s.preset,
+                seed: s.seed,
+                turn: coturn.as_ref().map(|c| c.server.clone()),
+                bind: client_bind,
             };
-            let relay = Relay::start(RelayConfig {
-                listen,
-                upstream,
-                upstream_ip: IpAddr::V4(RELAY_UPSTREAM_IP),
-                profile: spec.profile.clone(),
-                seed: spec.seed,
-            })
-            .await
-            .with_context(|| format!("starting the relay on {listen}"))?;
-            let sdp =
-                if advertised_relay { answer_sdp } else { rewrite_candidates(&answer_sdp, agent_addr, relay.listen) };
-            (ActivePath::Relay(relay), sdp)
+            let splice = async |answer: String| -> anyhow::Result<String> {
+                if !matches!(path, ActivePath::Unspliced) {
+                    return Ok(answer);
+                }
+                let agent_addr = candidate_address(&answer)?;
+                let relay =
+                    start_relay(SocketAddr::new(IpAddr::V4(RELAY_IP), 0), agent_addr, s.profile, s.seed).await?;
+                let sdp = rewrite_candidates(&answer, agent_addr, relay.listen);
+                path = ActivePath::Relay(relay);
+                Ok(sdp)
+            };
+            super::caller::native::call(c, &agent.whip, splice).await
+        }
+        Caller::Browser(b) => {
+            if matches!(path, ActivePath::Unspliced) {
+                bail!(
+                    "a browser calls the reference agent started here: the page server cannot splice the relay into a remote agent's answer yet"
+                );
+            }
+            let c = BrowserCall {
+                caller: b,
+                script: &script.pcm,
+                preset: s.preset,
+                duration: Duration::from_secs_f64(s.call_seconds),
+                turn: coturn.as_ref().map(|c| (c, turn)),
+            };
+            super::caller::browser::call(c, agent.whip.clone()).await
         }
     };
-
-    let outcome = client.run(&answer_sdp).await;
-    let trace = whip.get_trace(&answer.location).await.unwrap_or(serde_json::Value::Null);
-    let _ = whip.delete(&answer.location).await;
-    let relay_report = match path {
+    let relay = match path {
         ActivePath::Relay(relay) => relay.finish().await,
-        ActivePath::External(path) => (path.finish)()?,
+        ActivePath::External(p) => (p.finish)()?,
+        ActivePath::Unspliced => RelayReport::default(),
     };
-    if let Some(agent) = in_process {
-        agent.shutdown().await;
-    }
+    let record_dir = agent.record_dir.clone();
+    agent.shutdown().await;
     drop(coturn);
-    let client = match outcome {
-        Ok(c) => c,
-        Err(e) => {
-            result.status = Status::Error { reason: format!("{e:#}") };
-            return Ok(CallOutput {
-                result,
-                relay: relay_report,
-                client: ClientOutcome::default(),
-                trace,
-                uplink_audio: Vec::new(),
-                downlink_audio: Vec::new(),
-                script,
-            });
+    let outcome = outcome?;
+
+    let trace = outcome.trace().cloned();
+    result.browser = outcome.browser;
+    let (mut uplink_audio, mut downlink_audio) = (Vec::new(), Vec::new());
+    match &outcome.result {
+        CallerResult::Failed { status, .. } => result.status = status.clone(),
+        CallerResult::Heard(heard) => {
+            let counts = PathCounts {
+                rtp_uplink: relay.rtp_uplink,
+                rtp_downlink: relay.rtp_downlink,
+                rtp_distinct_uplink: relay.rtp_distinct_uplink,
+                rtp_distinct_downlink: relay.rtp_distinct_downlink,
+                timer_late_p99_ms: relay.timer.late_p99_ms,
+            };
+            uplink_audio = two_sided::score(&mut result, s.profile, s.preset, &record_dir, heard, counts)?;
+            downlink_audio = heard.heard.clone();
+            if let Some(reason) = &relay.timer.invalid {
+                result.status = Status::Invalid { reason: reason.clone() };
+            }
         }
-    };
-
-    // Timelines: everything on the agent's session clock.
-    let epoch = agent_record::epoch_unix_ns(&trace)?;
-    let media_start = client.media_start.ok_or_else(|| anyhow!("never connected"))?;
-    let offset_ns = instant_unix_ns(media_start) - epoch;
-    let at_agent = |i: Instant| Timestamp::from_nanos((instant_unix_ns(i) - epoch).max(0) as u64);
-
-    // Downlink: what the user heard, played through the shared jitter buffer from the real
-    // arrival times, against what the agent sent.
-    let arrivals: Vec<Arrival> = client
-        .received
-        .iter()
-        .enumerate()
-        .map(|(index, (at, bytes))| Arrival { at: at_agent(*at), bytes: bytes.clone(), index, corrupted: false })
-        .collect();
-    let until = arrivals.last().map(|a| a.at).unwrap_or_default() + Duration::from_secs(1);
-    let heard = receiver::receive(
-        &arrivals,
-        spec.preset.jitter_buffer,
-        codec.rtp_clock_rate(),
-        codec.fec,
-        Decoder::new(codec)?,
-        until,
-    );
-    let agent = AgentRecord::new(&trace, &record_dir)?;
-    if let Some(reference) = agent.recording("downlink") {
-        result.downlink = Some(score::score(score::DirectionInputs {
-            reference: &reference,
-            degraded: &heard.pcm,
-            settings: codec,
-            jitter_buffer: &spec.preset.jitter_buffer,
-            codec_delay_ms: heard.codec_delay_ms,
-            base_delay_ms: spec.profile.downlink.base.delay.ms.ms(),
-            network: relay_report.rtp_downlink,
-            stats: heard.stats,
-        })?);
     }
-    // Uplink: what the agent decoded against the script as sent.
-    let mut uplink_audio = Vec::new();
-    let mut reference = vec![0i16; samples_48k(offset_ns)];
-    reference.extend_from_slice(&script.pcm);
-    if let Some((up, recorded)) = agent.score_uplink(spec.profile, spec.preset, &reference, relay_report.rtp_uplink)? {
-        result.uplink = Some(up);
-        uplink_audio = recorded;
-    }
-
-    let v2v = voice_to_voice(&script.pcm, offset_ns, &heard.pcm);
-    let (transit_up, transit_down) = transit(&trace, epoch, &client);
-    result.live = Some(LiveInfo {
-        setup_ms: client.setup_ms,
-        candidate_type: client.selected_local_candidate_type.clone(),
-        turn_used: client.selected_local_candidate_type.as_deref() == Some("relay"),
-        disconnects: client.disconnects,
-        transit_uplink_ms: Percentiles::of(&transit_up),
-        transit_downlink_ms: Percentiles::of(&transit_down),
-        voice_to_voice_median_ms: Percentiles::of(&v2v).map(|p| p.p50),
-        voice_to_voice_ms: v2v,
-        relay_rtp_uplink: relay_report.rtp_distinct_uplink,
-        relay_rtp_downlink: relay_report.rtp_distinct_downlink,
-        client_rtp_sent: client.rtp_sent,
-        relay_timer_late_p99_ms: relay_report.timer.late_p99_ms,
-        ..agent.conversation()
-    });
-    if let Some(reason) = &relay_report.timer.invalid {
-        result.status = Status::Invalid { reason: reason.clone() };
-    }
-    Ok(CallOutput { result, relay: relay_report, client, trace, uplink_audio, downlink_audio: heard.pcm, script })
+    Ok(CallOutput { result, relay, caller: outcome.record, trace, uplink_audio, downlink_audio, script })
 }
 
-fn random_token(seed: u64) -> String {
-    let mut s = Stream::new(seed ^ unix_ns(SystemTime::now()) as u64, 9, StreamId::Media);
-    format!("{:016x}{:016x}", s.next_u64(), s.next_u64())
-}
-
-/// The first UDP host candidate's address in an answer, and the answer.
-fn candidate_address(sdp: &str) -> anyhow::Result<(SocketAddr, String)> {
+/// The first UDP host candidate's address in an answer.
+fn candidate_address(sdp: &str) -> anyhow::Result<SocketAddr> {
     for line in sdp.lines() {
         let Some(c) = line.strip_prefix("a=candidate:") else { continue };
         let f: Vec<&str> = c.split_whitespace().collect();
         if f.len() >= 8 && f[2].eq_ignore_ascii_case("udp") {
             let ip: IpAddr = f[4].parse().with_context(|| format!("answer candidate address `{}`", f[4]))?;
             let port: u16 = f[5].parse().with_context(|| format!("answer candidate port `{}`", f[5]))?;
-            return Ok((SocketAddr::new(ip, port), sdp.to_owned()));
+            return Ok(SocketAddr::new(ip, port));
         }
     }
     bail!("the agent's answer has no UDP candidate (a=candidate: … udp …)")
@@ -332,34 +292,6 @@ fn rewrite_candidates(sdp: &str, from: SocketAddr, to: SocketAddr) -> String {
         + "\r\n"
 }
 
-/// RTP one-way transit per packet, ms, both directions: matched by sequence number between
-/// the client's send/receive times and the agent's trace (one host, one clock).
-fn transit(trace: &serde_json::Value, epoch: i128, client: &ClientOutcome) -> (Vec<f64>, Vec<f64>) {
-    let pairs = |key: &str| -> std::collections::HashMap<u16, f64> {
-        trace
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|p| Some((p.get(0)?.as_u64()? as u16, p.get(1)?.as_f64()?))).collect())
-            .unwrap_or_default()
-    };
-    let (agent_in, agent_out) = (pairs("rtp_in"), pairs("rtp_out"));
-    let agent_ms = |ms: f64| epoch as f64 / 1e6 + ms;
-    let up = client
-        .sent
-        .iter()
-        .filter_map(|&(seq, at)| Some(agent_ms(*agent_in.get(&seq)?) - instant_unix_ns(at) as f64 / 1e6))
-        .collect();
-    let down = client
-        .received
-        .iter()
-        .filter_map(|(at, bytes)| {
-            let seq = u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]);
-            Some(instant_unix_ns(*at) as f64 / 1e6 - agent_ms(*agent_out.get(&seq)?))
-        })
-        .collect();
-    (up, down)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,7 +299,7 @@ mod tests {
     #[test]
     fn candidates_are_rewritten_to_the_relay() {
         let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n";
-        let (addr, _) = candidate_address(sdp).unwrap();
+        let addr = candidate_address(sdp).unwrap();
         assert_eq!(addr, "127.0.0.1:40000".parse::<SocketAddr>().unwrap());
         let out = rewrite_candidates(sdp, addr, "127.0.0.2:5000".parse().unwrap());
         assert!(out.contains("udp 2130706431 127.0.0.2 5000 typ host"), "{out}");

@@ -28,6 +28,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::pcap::Datagram;
+
 /// Timer lateness (99th percentile) beyond which a live run says nothing about the network:
 /// half a 20 ms frame, where lateness starts to reorder packets and to make them late at a
 /// jitter buffer. The timer's own granularity (tokio's 1 ms wheel) costs about 2 ms at p99 on
@@ -103,7 +105,7 @@ pub struct RelayReport {
     pub nat_mappings: Vec<NatMapping>,
     pub timer: TimerHealth,
     #[serde(skip)]
-    pub capture: Vec<CapturedDatagram>,
+    pub capture: Vec<Datagram>,
 }
 
 /// One flow through a NAT: the client's address, the public address it was given, the peer.
@@ -112,15 +114,6 @@ pub struct NatMapping {
     pub internal: SocketAddr,
     pub public: SocketAddr,
     pub remote: SocketAddr,
-}
-
-/// One datagram as it left the relay (for the pcap).
-#[derive(Debug, Clone)]
-pub struct CapturedDatagram {
-    pub at: Duration,
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
-    pub bytes: Vec<u8>,
 }
 
 pub struct Relay {
@@ -277,7 +270,7 @@ impl State {
             };
             let src = socket.local_addr().unwrap_or(self.config.listen);
             if socket.send_to(&d.bytes, d.tag.to).await.is_ok() {
-                self.report.capture.push(CapturedDatagram {
+                self.report.capture.push(Datagram {
                     at: now.duration_since(self.start),
                     src,
                     dst: d.tag.to,

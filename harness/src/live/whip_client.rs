@@ -86,6 +86,7 @@ pub enum WhipError {
 }
 
 /// Talks to one WHIP endpoint with one bearer token.
+#[derive(Clone)]
 pub struct WhipClient {
     /// The endpoint as given, for messages.
     url: String,
@@ -181,14 +182,14 @@ impl WhipClient {
         self.success(&Method::DELETE, &self.absolute(&path), status, body).map(drop)
     }
 
-    /// The agent's JSON trace of the session at `location`.
-    pub async fn get_trace(&self, location: &str) -> Result<serde_json::Value, WhipError> {
+    /// The agent's trace of the session at `location` (the reference agent's contract).
+    pub async fn get_trace(&self, location: &str) -> Result<jitterbug_core::agent_trace::AgentTrace, WhipError> {
         let path = format!("{}/trace", self.session_path(location)?);
         let (status, _, body) = self.request(Method::GET, &path, None, Vec::new(), Some(&self.token)).await?;
         let url = self.absolute(&path);
         let body = self.success(&Method::GET, &url, status, body)?;
         serde_json::from_slice(&body)
-            .map_err(|e| WhipError::BadResponse { url, reason: format!("trace is not JSON: {e}") })
+            .map_err(|e| WhipError::BadResponse { url, reason: format!("not an agent trace: {e}") })
     }
 
     /// One raw request on a fresh connection; any status is returned as is (tests use this to

@@ -1,8 +1,8 @@
-//! One native-client call on the `netns` backend: the agent in the server namespace, the
-//! client in the client namespace, and between them a router namespace with real Linux NAT
+//! One native-client call on the `netns` backend: the reference agent in the server namespace,
+//! the client in the client namespace, and between them a router namespace with real Linux NAT
 //! (nft) and the profile's impairment applied to forwarded packets by the NFQUEUE verdict loop.
-//! Media, ICE and NAT traversal cross real kernel paths; scoring is the live call's, so the
-//! result has the same schema (`backend: "netns"`).
+//! Media, ICE and NAT traversal cross real kernel paths; the call itself is the one live call
+//! path with an external network path, so the result has the same schema (`backend: netns`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -10,47 +10,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, anyhow, bail};
-use jitterbug_agent::{AgentConfig, Behaviour};
-use jitterbug_core::nat::NatType;
-use jitterbug_core::preset::Preset;
-use jitterbug_core::profile::{Profile, TurnTransport};
+use jitterbug_core::identity::BackendKind;
 
 use super::router::{self, RouterConfig};
 use super::topology::{ROUTER_CLIENT_IF, Side, Topology};
 use super::{conntrack, nat_rules};
-use crate::clips::Clip;
-use crate::live::call::{AgentTarget, CallOutput, CallSpec, ExternalPath, NetworkPath, call};
+use crate::cancel::Cancel;
+use crate::live::agent::{AgentTarget, Placement, RemoteAgent, reference_config};
+use crate::live::call::{CallOutput, CallSpec, ExternalPath, NetworkPath, call};
+use crate::live::caller::Caller;
+use crate::live::relay::RelayReport;
 use crate::live::whip_client::Trust;
+use crate::scenario::Scenario;
 
-/// Result ids and `backend` say this.
-pub const BACKEND: &str = "netns";
 const QUEUE: u16 = 0;
 
-/// Why this backend cannot run `profile` yet, if it cannot.
-pub fn unsupported(profile: &Profile) -> Option<String> {
-    if profile.nat.turn != TurnTransport::None {
-        return Some(
-            "netns backend: TURN (coturn in the server namespace) is not built yet; use --backend live".into(),
-        );
-    }
-    if profile.nat.agent != NatType::None {
-        return Some("netns backend: a NAT in front of the agent (a fourth namespace) is not built yet".into());
-    }
-    None
-}
-
-/// Runs one call; blocks the calling thread (namespaces are entered per thread).
-pub fn netns_call(
-    profile: &Profile,
-    preset: &Preset,
-    clip: &Clip,
-    seed: u64,
-    call_seconds: f64,
-    scratch: &Path,
-) -> anyhow::Result<CallOutput> {
-    if let Some(reason) = unsupported(profile) {
-        bail!("profile {}: {reason}", profile.name);
-    }
+/// Runs one native-client call; blocks the calling thread (namespaces are entered per
+/// thread). What the backend cannot run yet is refused before this (`Backend::supports`).
+pub fn netns_call(s: &Scenario<'_>, scratch: &Path, cancel: &Cancel) -> anyhow::Result<CallOutput> {
+    let (profile, seed) = (s.profile, s.seed);
     let topology = Topology::create().context("creating the client/router/server namespaces")?;
     let router_public = topology.router_public_ip();
     match nat_rules::ruleset(profile.nat.client, router_public) {
@@ -94,13 +72,11 @@ pub fn netns_call(
         return Err(err);
     }
 
-    // The agent, in the server namespace, on the server's address.
+    // The reference agent, in the server namespace, on the server's address.
     let record_dir = scratch.join("agent");
-    let mut config = AgentConfig::loopback(preset.clone(), format!("netns-{seed}"));
-    config.listen = SocketAddr::new(IpAddr::V4(topology.server_ip()), 0);
-    config.media_ip = IpAddr::V4(topology.server_ip());
-    config.record_dir = Some(record_dir.clone());
-    config.behaviour = Behaviour::Echo;
+    let server = SocketAddr::new(IpAddr::V4(topology.server_ip()), 0);
+    let config =
+        reference_config(s.preset, seed, Placement { listen: server, media: server, advertise: None }, &record_dir);
     let token = config.token.clone();
     let (agent_tx, agent_rx) = std::sync::mpsc::channel();
     let (agent_stop_tx, agent_stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -133,7 +109,7 @@ pub fn netns_call(
 
     // The client, in the client namespace; the call ends by stopping the router.
     let finish_stop = stop.clone();
-    let finish = move || -> anyhow::Result<crate::live::relay::RelayReport> {
+    let finish = move || -> anyhow::Result<RelayReport> {
         finish_stop.store(true, Ordering::Relaxed);
         match router.join() {
             Ok(Ok(Ok(report))) => Ok(report),
@@ -142,24 +118,33 @@ pub fn netns_call(
             Err(_) => Err(anyhow!("the NFQUEUE verdict loop panicked")),
         }
     };
-    let (profile, preset, clip) = (profile.clone(), preset.clone(), clip.clone());
+    let (profile, preset, clip) = (s.profile.clone(), s.preset.clone(), s.clip.clone());
+    let (client, call_seconds) = (s.client, s.call_seconds);
     let client_bind = SocketAddr::new(IpAddr::V4(topology.client_ip()), 0);
     let scratch: PathBuf = scratch.to_path_buf();
-    let client = topology.spawn_in(Side::Client, move || -> anyhow::Result<CallOutput> {
+    let cancel = cancel.clone();
+    let caller = topology.spawn_in(Side::Client, move || -> anyhow::Result<CallOutput> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let scenario = Scenario { profile: &profile, preset: &preset, clip: &clip, seed, client, call_seconds };
         let spec = CallSpec {
-            profile: &profile,
-            preset: &preset,
-            clip: &clip,
-            seed,
-            call_seconds,
-            agent: AgentTarget::Remote { url, token, trust: Trust::CaPem(ca), recordings: Some(record_dir) },
-            path: NetworkPath::External(ExternalPath { backend: BACKEND, client_bind, finish: Box::new(finish) }),
+            scenario,
+            caller: Caller::Native,
+            agent: AgentTarget::Remote(RemoteAgent {
+                url,
+                token,
+                trust: Trust::CaPem(ca),
+                recordings: Some(record_dir),
+            }),
+            path: NetworkPath::External(ExternalPath {
+                backend: BackendKind::Netns,
+                client_bind,
+                finish: Box::new(finish),
+            }),
         };
-        rt.block_on(call(spec, &scratch))
+        rt.block_on(cancel.run(call(spec, &scratch)))
     })?;
-    let outcome = client.join();
-    // Whatever happened to the client, the router stops (if the call did not get to it) and
+    let outcome = caller.join();
+    // Whatever happened to the caller, the router stops (if the call did not get to it) and
     // the agent shuts down before the namespaces go.
     stop.store(true, Ordering::Relaxed);
     stop_agent();

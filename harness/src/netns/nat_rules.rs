@@ -1,7 +1,7 @@
 //! The router's NAT as an nft ruleset, per RFC 4787 type (recipes and their measured
-//! behaviour in `shared/notes/network-emulation.md`): Linux masquerade is a port-restricted
-//! cone; `random` makes it symmetric; full-cone and address-restricted need a DNAT map keyed
-//! by the preserved port (and a set of contacted addresses for the restriction).
+//! behaviour in docs/network-emulation.md): Linux masquerade is a port-restricted cone;
+//! `random` makes it symmetric; full-cone and address-restricted need a DNAT map keyed by the
+//! preserved port (and a set of contacted addresses for the restriction).
 
 use std::net::Ipv4Addr;
 

@@ -17,7 +17,8 @@ use jitterbug_core::path::{Kind, Output, PacketPath, Policy, classify};
 use jitterbug_core::profile::Profile;
 use jitterbug_core::time::Timestamp;
 
-use crate::live::relay::{CapturedDatagram, RelayReport, TimerHealth, loadavg};
+use crate::live::relay::{RelayReport, TimerHealth, loadavg};
+use crate::pcap::Datagram;
 /// Longest the loop sleeps with nothing due: the nfq crate exposes no socket to wait on, so
 /// the loop polls; this bounds what polling adds to a packet's transit (measured: +0.1–0.2 ms).
 const IDLE_POLL: Duration = Duration::from_micros(100);
@@ -126,7 +127,7 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
                         not_applied += 1;
                         continue;
                     };
-                    report.capture.push(CapturedDatagram {
+                    report.capture.push(Datagram {
                         at: now.duration_since(start),
                         src: h.src,
                         dst: h.dst,

@@ -1,5 +1,5 @@
 //! Three network namespaces per call — client, router, server — joined by two veth pairs, as
-//! in `shared/notes/network-emulation.md`: the client on 100.64.I.0/24, the server on
+//! in docs/network-emulation.md: the client on 100.64.I.0/24, the server on
 //! 198.18.I.0/24, the router between them forwarding with no default route (nothing can leave
 //! for the host's own network). Deleted, with every process still inside, when dropped.
 

@@ -1,4 +1,4 @@
-//! Section: the seed's latency budget (table 5) as measured in live calls — one stacked bar
+//! Section: the latency budget of design report table 5 (docs/design-report.md) as measured in live calls — one stacked bar
 //! per profile, from the user's last word to the agent's first word heard, next to the
 //! budget's ranges.
 
@@ -8,7 +8,7 @@ use jitterbug_core::results::{ScenarioResult, Status};
 
 use super::{distinct, esc};
 
-/// Stages in the order a turn passes them, with the seed's target range (ms) where it gives one.
+/// Stages in the order a turn passes them, with design report table 5's target range (ms) where it gives one.
 const STAGES: [(&str, &str, Option<(f64, f64)>); 8] = [
     ("transport up", "#4e79a7", Some((50.0, 120.0))),
     ("buffer + decode up", "#a0cbe8", None),
@@ -19,7 +19,7 @@ const STAGES: [(&str, &str, Option<(f64, f64)>); 8] = [
     ("transport down", "#59a14f", None),
     ("buffer + playout down", "#8cd17d", None),
 ];
-/// Seed table 5: transport down + playout together, and the total.
+/// Design report table 5: transport down + playout together, and the total.
 const DOWN_AND_PLAYOUT: (f64, f64) = (50.0, 120.0);
 const TOTAL: (f64, f64) = (410.0, 1050.0);
 
@@ -79,10 +79,10 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
         out,
         "<svg viewBox=\"0 0 {w} {h:.0}\" width=\"{w}\" height=\"{h:.0}\" role=\"img\" aria-label=\"latency budget\">"
     );
-    // The seed's total range as a band behind the bars.
+    // Table 5's total range as a band behind the bars.
     let _ = writeln!(
         out,
-        "<rect x=\"{:.1}\" y=\"10\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f6f8fa\"/><text x=\"{:.1}\" y=\"22\">seed total {}–{} ms</text>",
+        "<rect x=\"{:.1}\" y=\"10\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f6f8fa\"/><text x=\"{:.1}\" y=\"22\">table 5 total {}–{} ms</text>",
         left + TOTAL.0 * scale,
         (TOTAL.1 - TOTAL.0) * scale,
         h - 60.0,
@@ -130,7 +130,7 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
         );
     }
     out.push_str("</svg>\n");
-    // The numbers, against the seed's ranges.
+    // The numbers, against table 5's ranges.
     out.push_str("<table>\n<tr><th class=\"l\">profile</th>");
     for (name, _, range) in STAGES {
         let r = range.map_or(String::new(), |(a, b)| format!("<br><span class=\"muted\">{a:.0}–{b:.0}</span>"));
@@ -154,10 +154,10 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
         out,
         "</table>\n<p class=\"muted\">Means over each profile's live calls, ms. Transport is the RTP one-way transit \
          measured per packet (median); buffer + decode is mouth-to-ear minus transit; end of turn, ASR, agent and \
-         TTS are the agent's own timestamps (its stages take their configured budgets; seed table 5 ranges under \
+         TTS are the agent's own timestamps (its stages take their configured budgets; design report table 5 ranges under \
          the names, a red number is over the range). The black mark is the measured voice-to-voice latency (the \
          user's last speech sample sent → the agent's first speech sample heard), which the stages should add up \
-         to. The seed gives transport down + playout together as {:.0}–{:.0} ms; capture and browser DSP \
+         to. Design report table 5 gives transport down + playout together as {:.0}–{:.0} ms; capture and browser DSP \
          (30–60 ms) happen only in browser runs.</p>",
         DOWN_AND_PLAYOUT.0, DOWN_AND_PLAYOUT.1
     );

@@ -14,7 +14,7 @@ pub const EFFECTIVE_LOSS_MAX: f64 = 0.03;
 pub const CONCEALMENT_MAX: f64 = 0.05;
 /// The E-model MOS must reach this.
 pub const MOS_MIN: f64 = 3.5;
-/// Seed table 10: end-to-end (voice-to-voice) latency p95 under about 800 ms.
+/// Design report table 10: end-to-end (voice-to-voice) latency p95 under about 800 ms.
 pub const V2V_MAX_MS: f64 = 800.0;
 
 /// A column: worst-direction value, how to print it, and its threshold check if any.
@@ -25,7 +25,7 @@ struct Col {
     pass: Option<fn(f64) -> bool>,
 }
 
-/// Columns only live calls fill (seed table 10: setup, TURN usage, disconnects, e2e latency).
+/// Columns only live calls fill (design report table 10: setup, TURN usage, disconnects, e2e latency).
 fn live_cols() -> [Col; 4] {
     [
         Col { head: "setup (ms)", value: |r| r.live.as_ref()?.setup_ms, show: |v| format!("{v:.0}"), pass: None },
@@ -92,7 +92,7 @@ fn pct(v: f64) -> String {
 
 pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
     let mut cols: Vec<Col> = cols().into_iter().collect();
-    let live = results.iter().any(|r| r.live.is_some() || r.backend == "live");
+    let live = results.iter().any(|r| r.live.is_some() || r.backend.is_real_time());
     if live {
         cols.extend(live_cols());
     }
@@ -172,15 +172,15 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult]) {
             out,
             "<p class=\"muted\">Live columns: setup is offer → connected; voice-to-voice the median over the call's \
              turns (the user's last speech sample sent → the agent's first speech sample heard), threshold \
-             {V2V_MAX_MS:.0} ms (seed table 10, end-to-end p95); path is the client's selected candidate (TURN relay \
+             {V2V_MAX_MS:.0} ms (design report table 10, end-to-end p95); path is the client's selected candidate (TURN relay \
              or direct); disconnects are departures from `connected` during the call (threshold 0).</p>"
         );
     }
 }
 
-/// Seed table 10's rates over the live calls: setup failures, TURN usage, disconnects.
+/// Design report table 10's rates over the live calls: setup failures, TURN usage, disconnects.
 fn rates(out: &mut String, results: &[ScenarioResult]) {
-    let live: Vec<&ScenarioResult> = results.iter().filter(|r| r.backend == "live").collect();
+    let live: Vec<&ScenarioResult> = results.iter().filter(|r| r.backend.is_real_time()).collect();
     let attempted: Vec<&&ScenarioResult> =
         live.iter().filter(|r| !matches!(r.status, Status::Unsupported { .. })).collect();
     let connected: Vec<&&ScenarioResult> = attempted.iter().copied().filter(|r| r.live.is_some()).collect();
@@ -195,7 +195,7 @@ fn rates(out: &mut String, results: &[ScenarioResult]) {
     let p95 = v2v.get(((v2v.len() as f64 - 1.0) * 0.95).round().max(0.0) as usize).copied();
     let _ = writeln!(
         out,
-        "<table>\n<caption>Seed table 10 over the live calls of this run. Setup failure: a call attempted \
+        "<table>\n<caption>Design report table 10 over the live calls of this run. Setup failure: a call attempted \
          (not unsupported here) that never connected. TURN usage: connected calls whose selected pair is relayed. \
          Disconnect: a connected call that left `connected`.</caption>\n\
          <tr><th class=\"l\">KPI</th><th>value</th><th class=\"l\">guidance</th></tr>\n\

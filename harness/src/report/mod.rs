@@ -13,10 +13,13 @@ mod summary;
 mod worst;
 
 use std::fmt::Write;
+use std::path::Path;
 
+use anyhow::Context;
 use jitterbug_core::results::{DirectionResult, ScenarioResult};
 
-use crate::gate_cmd::Gate;
+use crate::gate::Gate;
+pub use media::{CallMedia, MediaSource};
 
 /// The stylesheet, embedded so the page needs nothing else.
 const CSS: &str = include_str!("../../../reports/templates/report.css");
@@ -53,7 +56,7 @@ pub fn render(
     out
 }
 
-/// The browser compatibility matrix (seed table 7), when the run had browser calls.
+/// The browser compatibility matrix (design report table 7), when the run had browser calls.
 fn compat_section(out: &mut String, results: &[ScenarioResult]) {
     let rows = crate::compat::matrix(results);
     if rows.is_empty() {
@@ -62,9 +65,26 @@ fn compat_section(out: &mut String, results: &[ScenarioResult]) {
     out.push_str("<h2 id=\"compat\">Browser compatibility</h2>\n");
     out.push_str(&crate::compat::html(&rows));
     out.push_str(
-        "<p class=\"muted\">Generated from this run's browser calls (seed table 7). Hover a cell for what was \
+        "<p class=\"muted\">Generated from this run's browser calls (design report table 7). Hover a cell for what was \
          observed; \"not run\" means no call in this run exercised the feature.</p>\n",
     );
+}
+
+/// Renders `results` (with the `run.json` beside them, and `gate`'s verdict when given) into
+/// one self-contained HTML file at `output`; the worst calls' media come from `media`.
+pub fn write(
+    results: &[ScenarioResult],
+    results_dir: &Path,
+    output: &Path,
+    gate: Option<&Gate>,
+    media: &dyn MediaSource,
+) -> anyhow::Result<()> {
+    let run: Option<serde_json::Value> =
+        std::fs::read_to_string(results_dir.join("run.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let report_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let worst = media::prepare(results, report_dir, media);
+    let html = render(results, run.as_ref(), gate, &worst);
+    std::fs::write(output, html).with_context(|| format!("writing {}", output.display()))
 }
 
 /// HTML-escapes text for element content and quoted attribute values.

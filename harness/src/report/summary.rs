@@ -6,7 +6,7 @@ use jitterbug_core::baseline::{Row, Verdict};
 use jitterbug_core::results::{ScenarioResult, Status};
 
 use super::esc;
-use crate::gate_cmd::{Gate, Outcome};
+use crate::gate::{Gate, Outcome};
 
 /// At most this many regressions and missing rows are listed (the rest are counted).
 const MAX_ROWS: usize = 50;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::esc;
 use super::media::CallMedia;
-use crate::sim::receiver::{JbPoint, TIMELINE_STEP_MS};
+use jitterbug_core::jitter_buffer::{JbPoint, TIMELINE_STEP_MS};
 
 const W: f64 = 760.0;
 const H: f64 = 220.0;

@@ -62,6 +62,7 @@ use rtc::statistics::report::RTCStatsReportEntry;
 use serde::{Deserialize, Serialize};
 
 use jitterbug_core::codec::{Codec, CodecSettings};
+use jitterbug_core::identity::BackendKind;
 use jitterbug_core::impairment::Direction;
 use jitterbug_core::path::{
     Kind, KindCounter, KindCounters, Output, PacketPath, PerDirection, Policy, classify, rtp_id,
@@ -74,10 +75,9 @@ use jitterbug_core::time::Timestamp;
 use super::encode_cache::EncodeCache;
 use super::receiver::Arrival;
 use super::sender::{self, SentPacket};
-use super::{Scenario, TAIL};
+use super::{Played, TAIL};
+use crate::scenario::Scenario;
 
-/// The backend name in scenario ids and results.
-pub const BACKEND: &str = "sim-full-stack";
 /// The client's host candidate (CGNAT space, as a mobile user's would be).
 pub const CLIENT_ADDR: &str = "100.64.0.2:50000";
 /// The agent's host candidate (benchmarking space, RFC 2544).
@@ -218,19 +218,20 @@ pub struct FullStackOutput {
 
 /// The scenario id of a full-stack run: `profile/preset/clip/native/sim-full-stack/seed`.
 pub fn scenario_id(s: &Scenario<'_>) -> String {
-    s.blank_result(BACKEND).id
+    s.id(BackendKind::SimFullStack)
 }
 
 /// Runs one scenario over the full stack with the default [`FullStackConfig`].
-pub fn run_full_stack(s: &Scenario<'_>, cache: &mut EncodeCache) -> FullStackOutput {
+pub fn run_full_stack(s: &Scenario<'_>, cache: &EncodeCache) -> FullStackOutput {
     run_full_stack_with(s, cache, &FullStackConfig::default())
 }
 
 /// Runs one scenario over the full stack. Failures (the stack refusing to start, a codec or
 /// metric error, a side that never connected) become `status: error`; the stack's statistics
 /// are kept whatever happened.
-pub fn run_full_stack_with(s: &Scenario<'_>, cache: &mut EncodeCache, cfg: &FullStackConfig) -> FullStackOutput {
-    let mut result = s.blank_result(BACKEND);
+pub fn run_full_stack_with(s: &Scenario<'_>, cache: &EncodeCache, cfg: &FullStackConfig) -> FullStackOutput {
+    let s = &Played::of(s);
+    let mut result = s.blank_result(BackendKind::SimFullStack);
     let mut wall = WallTimes::default();
     let started = Instant::now();
     let run = simulate(s, cache, cfg);
@@ -329,7 +330,7 @@ struct DirectionRun<'a> {
 }
 
 fn play_and_score(
-    s: &Scenario<'_>,
+    s: &Played<'_>,
     d: DirectionRun<'_>,
     wall: &mut WallTimes,
 ) -> anyhow::Result<(DirectionResult, Vec<i16>)> {
@@ -759,14 +760,14 @@ pub(crate) fn add_audio_track(
 
 /// Runs both stacks until the media of both directions is through.
 fn simulate<'a>(
-    s: &'a Scenario<'_>,
-    cache: &mut EncodeCache,
+    s: &'a Played<'_>,
+    cache: &EncodeCache,
     cfg: &FullStackConfig,
 ) -> anyhow::Result<(FullStackStats, [DirectionRun<'a>; 2])> {
     let codec = &s.preset.codec;
     let frame = Duration::from_millis(u64::from(codec.frame_ms.millis()));
     let tail_frames = TAIL.as_millis().div_ceil(frame.as_millis()) as usize;
-    let frames = cache.get(s.clip, codec, tail_frames)?;
+    let frames = cache.get(&s.clip, codec, tail_frames)?;
     // Labels as in the media path, so SSRC, sequence numbers and timestamps are the same.
     let labels = [1, 2];
     let media = labels.map(|label| sender::packetize(&frames, codec, s.seed, label));

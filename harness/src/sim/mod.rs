@@ -1,25 +1,24 @@
-//! The virtual-time media-path simulator: clip → codec → RTP → impairment → jitter buffer →
-//! decoder → PCM, in both directions, deterministic by seed. Uplink carries the clip as the
-//! user's speech; downlink carries the agent's reply (the same clip, as the echo agent would).
-
 pub mod encode_cache;
-#[cfg(feature = "full-stack")]
 pub mod full_stack;
 pub mod path;
 pub mod receiver;
-pub mod score;
 pub mod sender;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use jitterbug_core::codec::Decoder;
+use jitterbug_core::identity::BackendKind;
 use jitterbug_core::impairment::Direction;
+use jitterbug_core::jitter_buffer::JbPoint;
 use jitterbug_core::preset::Preset;
 use jitterbug_core::profile::{Delay, DirectionSpec, Distribution, Profile};
 use jitterbug_core::results::{DirectionResult, ScenarioResult, Status};
-use jitterbug_core::time::Timestamp;
 
 use crate::clips::Clip;
+use crate::pcap::{self, Datagram};
+use crate::scenario::Scenario;
+use crate::score;
 use encode_cache::EncodeCache;
 
 /// Silence appended after the clip so the buffer drains and trailing speech is scored.
@@ -31,52 +30,30 @@ const DRAIN: Duration = Duration::from_millis(1000);
 /// handovers every 20 s, 4G fades at 20–25 s) to happen during the call.
 pub const CALL_SECONDS: f64 = 30.0;
 
-/// One scenario of the matrix.
-pub struct Scenario<'a> {
+/// A scenario as the simulators play it: the clip repeated back to back to the call's length
+/// (`Clip::as_call`), spoken by the user and echoed by the agent.
+pub(crate) struct Played<'a> {
     pub profile: &'a Profile,
     pub preset: &'a Preset,
-    /// The call's speech: usually a clip repeated to [`CALL_SECONDS`] (see `Clip::as_call`).
-    pub clip: &'a Clip,
+    pub clip: Clip,
     pub seed: u64,
+    scenario: Scenario<'a>,
 }
 
-impl Scenario<'_> {
-    /// The media path's scenario id (also what `--shard` slices by, whatever the mode).
-    pub fn id(&self) -> String {
-        self.id_on("sim")
-    }
-
-    fn id_on(&self, backend: &str) -> String {
-        ScenarioResult::make_id(&self.profile.name, &self.preset.name, &self.clip.name, "native", backend, self.seed)
-    }
-
-    /// A result for this scenario on `backend`, `ok` and with no directions measured yet.
-    pub fn blank_result(&self, backend: &str) -> ScenarioResult {
-        ScenarioResult {
-            id: self.id_on(backend),
-            profile: self.profile.name.clone(),
-            preset: self.preset.name.clone(),
-            clip: self.clip.name.clone(),
-            client: "native".into(),
-            backend: backend.into(),
-            seed: self.seed,
-            status: Status::Ok,
-            codec: format!("{}/{}", self.preset.codec.mime(), self.preset.codec.rtp_clock_rate()),
-            call_s: self.clip.pcm.len() as f64 / f64::from(crate::clips::RATE),
-            uplink: None,
-            downlink: None,
-            live: None,
-            browser: None,
+impl<'a> Played<'a> {
+    pub fn of(s: &Scenario<'a>) -> Played<'a> {
+        Played {
+            profile: s.profile,
+            preset: s.preset,
+            clip: s.clip.as_call(s.call_seconds),
+            seed: s.seed,
+            scenario: *s,
         }
     }
-}
 
-/// A packet as a capture shows it: when it arrived, which way, its RTP bytes.
-#[derive(Debug, Clone)]
-pub struct Captured {
-    pub at: Timestamp,
-    pub direction: Direction,
-    pub bytes: Vec<u8>,
+    pub fn blank_result(&self, backend: BackendKind) -> ScenarioResult {
+        self.scenario.blank_result(backend, self.clip.pcm.len() as f64 / f64::from(crate::clips::RATE))
+    }
 }
 
 /// What a scenario produced.
@@ -85,15 +62,17 @@ pub struct SimOutput {
     /// What the agent heard (uplink) and what the user heard (downlink), 48 kHz.
     pub uplink_audio: Vec<i16>,
     pub downlink_audio: Vec<i16>,
-    /// Every delivered copy in both directions, in arrival order.
-    pub capture: Vec<Captured>,
+    /// Every delivered copy in both directions, in arrival order, between the capture's
+    /// documentation addresses.
+    pub capture: Vec<Datagram>,
     /// The user's jitter buffer (downlink) over the call.
-    pub downlink_timeline: Vec<receiver::JbPoint>,
+    pub downlink_timeline: Vec<JbPoint>,
 }
 
 /// Runs one scenario. Failures inside (a codec or metric error) become `status: error`.
-pub fn run(s: &Scenario<'_>, cache: &mut EncodeCache) -> SimOutput {
-    let mut result = s.blank_result("sim");
+pub fn run(s: &Scenario<'_>, cache: &EncodeCache) -> SimOutput {
+    let s = &Played::of(s);
+    let mut result = s.blank_result(BackendKind::Sim);
     let mut audio = [Vec::new(), Vec::new()];
     let mut capture = Vec::new();
     let mut downlink_timeline = Vec::new();
@@ -124,16 +103,20 @@ pub fn run(s: &Scenario<'_>, cache: &mut EncodeCache) -> SimOutput {
     SimOutput { result, uplink_audio, downlink_audio, capture, downlink_timeline }
 }
 
+/// One direction of a simulated call: its score, what the listener heard, the copies that
+/// arrived and the listener's buffer over time.
+type DirectionOutput = (DirectionResult, Vec<i16>, Vec<Datagram>, Vec<JbPoint>);
+
 fn direction(
-    s: &Scenario<'_>,
+    s: &Played<'_>,
     dir: Direction,
     spec: &DirectionSpec,
-    cache: &mut EncodeCache,
-) -> anyhow::Result<(DirectionResult, Vec<i16>, Vec<Captured>, Vec<receiver::JbPoint>)> {
+    cache: &EncodeCache,
+) -> anyhow::Result<DirectionOutput> {
     let codec = &s.preset.codec;
     let frame = Duration::from_millis(u64::from(codec.frame_ms.millis()));
     let tail_frames = TAIL.as_millis().div_ceil(frame.as_millis()) as usize;
-    let frames = cache.get(s.clip, codec, tail_frames)?;
+    let frames = cache.get(&s.clip, codec, tail_frames)?;
     let label = match dir {
         Direction::Uplink => 1,
         Direction::Downlink => 2,
@@ -142,13 +125,25 @@ fn direction(
     let (arrivals, network) = path::transmit(s.profile, s.seed, dir, &sent);
     let mut received = play(s, &sent, &arrivals)?;
     let result = score_direction(s, spec, &received, network)?;
-    let capture = arrivals.into_iter().map(|a| Captured { at: a.at, direction: dir, bytes: a.bytes }).collect();
+    let (src, dst) = match dir {
+        Direction::Uplink => (pcap::CLIENT, pcap::AGENT),
+        Direction::Downlink => (pcap::AGENT, pcap::CLIENT),
+    };
+    let capture = arrivals
+        .into_iter()
+        .map(|a| Datagram {
+            at: a.at.saturating_since(Default::default()),
+            src: SocketAddr::V4(src),
+            dst: SocketAddr::V4(dst),
+            bytes: a.bytes,
+        })
+        .collect();
     Ok((result, std::mem::take(&mut received.pcm), capture, std::mem::take(&mut received.timeline)))
 }
 
 /// What the receiver played from `arrivals` (copies of `sent`), with its decoder's delay.
 pub(crate) fn play(
-    s: &Scenario<'_>,
+    s: &Played<'_>,
     sent: &[sender::SentPacket],
     arrivals: &[receiver::Arrival],
 ) -> anyhow::Result<receiver::Received> {
@@ -160,12 +155,12 @@ pub(crate) fn play(
 
 /// Scores what was played in one direction against the clip.
 pub(crate) fn score_direction(
-    s: &Scenario<'_>,
+    s: &Played<'_>,
     spec: &DirectionSpec,
     received: &receiver::Received,
     network: jitterbug_core::results::NetworkCounters,
 ) -> anyhow::Result<DirectionResult> {
-    Ok(score::score(score::DirectionInputs {
+    Ok(score::direction(score::DirectionInputs {
         reference: &s.clip.pcm,
         degraded: &received.pcm,
         settings: &s.preset.codec,

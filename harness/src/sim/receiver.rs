@@ -2,7 +2,9 @@
 //! per tick, exactly as a real receiver's audio device would pull.
 
 use jitterbug_core::codec::Decoder;
-use jitterbug_core::jitter_buffer::{BLOCK, JitterBuffer, JitterBufferConfig, JitterBufferStats, OUTPUT_RATE, RtpInfo};
+use jitterbug_core::jitter_buffer::{
+    BLOCK, JbPoint, JitterBuffer, JitterBufferConfig, JitterBufferStats, OUTPUT_RATE, RtpInfo, TIMELINE_STEP_MS,
+};
 use jitterbug_core::rtp::RtpHeader;
 use jitterbug_core::time::Timestamp;
 
@@ -23,22 +25,8 @@ pub struct Received {
     pub stats: JitterBufferStats,
     /// Algorithmic delay of the decoder chain (codec lookahead, resampling), ms.
     pub codec_delay_ms: f64,
-    /// The buffer over time, one point per [`TIMELINE_STEP_MS`].
+    /// The buffer over time, one point per `TIMELINE_STEP_MS`.
     pub timeline: Vec<JbPoint>,
-}
-
-/// Spacing of [`Received::timeline`] points.
-pub const TIMELINE_STEP_MS: u64 = 100;
-
-/// The jitter buffer at one moment of a call (what the report plots for a chosen call).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct JbPoint {
-    pub t_ms: u64,
-    /// The delay the buffer steers towards, and what it holds, ms.
-    pub target_ms: f64,
-    pub level_ms: f64,
-    /// Share of the samples played in the step that were concealed.
-    pub concealed: f64,
 }
 
 /// Plays `arrivals` through a jitter buffer until `until`.

@@ -36,3 +36,58 @@ pub const SMALL_MATRIX: [&str; 8] = [
     "--call-seconds",
     "4",
 ];
+
+/// A matrix of the native client in virtual time, every scenario's result sorted by id.
+pub fn simulate(
+    profiles: &[jitterbug_core::profile::Profile],
+    presets: &[jitterbug_core::preset::Preset],
+    clips: &[jitterbug::clips::Clip],
+    seeds: &[u64],
+    call_seconds: f64,
+) -> Vec<jitterbug_core::results::ScenarioResult> {
+    use jitterbug::runner::{Matrix, RunOptions, run};
+    let matrix = Matrix {
+        profiles,
+        presets,
+        clips,
+        clients: &[jitterbug_core::identity::Client::Native],
+        seeds,
+        call_seconds,
+        shard: None,
+    };
+    let cancel = jitterbug::cancel::Cancel::default();
+    run(
+        &jitterbug::backend::SimBackend::default(),
+        &matrix,
+        &RunOptions { evidence: None, progress: false, cancel: &cancel },
+    )
+    .expect("nothing cancels the run")
+}
+
+/// A result in one line, for a test's log.
+pub fn describe(r: &jitterbug_core::results::ScenarioResult) -> String {
+    let stoi = |d: &Option<jitterbug_core::results::DirectionResult>| {
+        d.as_ref().map_or("-".into(), |d| format!("{:.3}", d.stoi))
+    };
+    format!(
+        "{}: {:?}; STOI up {} down {}; live {:?}\n",
+        r.id,
+        r.status,
+        stoi(&r.uplink),
+        stoi(&r.downlink),
+        r.live.as_ref().map(|l| (l.setup_ms, &l.candidate_type, l.turns, &l.voice_to_voice_ms))
+    )
+}
+
+/// The shipped catalogues' `profile` and `preset`, and `clip`.
+pub fn catalog(
+    profile: &str,
+    preset: &str,
+    clip: &str,
+) -> (jitterbug_core::profile::Profile, jitterbug_core::preset::Preset, jitterbug::clips::Clip) {
+    (
+        jitterbug::catalog::Profiles::new(None).get(profile).unwrap(),
+        jitterbug::catalog::Presets::new(None).get(preset).unwrap(),
+        jitterbug::clips::load(clip).unwrap(),
+    )
+}

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 pub use delay_manager::{DelayManager, Strategy};
-pub use stats::JitterBufferStats;
+pub use stats::{JbPoint, JitterBufferStats, TIMELINE_STEP_MS};
 pub use time_stretch::{accelerate, preemptive_expand};
 pub use unwrap::{SeqUnwrapper, TimestampUnwrapper, Unwrapper};
 

@@ -46,3 +46,17 @@ impl JitterBufferStats {
         }
     }
 }
+
+/// Spacing of the points of a buffer's timeline ([`JbPoint`]), ms.
+pub const TIMELINE_STEP_MS: u64 = 100;
+
+/// The buffer at one moment of a call (what a report plots for a chosen call).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct JbPoint {
+    pub t_ms: u64,
+    /// The delay the buffer steers towards, and what it holds, ms.
+    pub target_ms: f64,
+    pub level_ms: f64,
+    /// Share of the samples played in the step that were concealed.
+    pub concealed: f64,
+}

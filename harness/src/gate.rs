@@ -1,12 +1,14 @@
-//! `jitterbug gate` and `jitterbug bless`: results against the golden baselines, fail closed.
+//! Results against a store of blessed baselines, fail closed; blessing results into one.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use jitterbug_core::baseline::{Baseline, Comparison, Tolerances, Verdict};
-use jitterbug_core::results::{Results, ScenarioResult};
+use jitterbug_core::results::ScenarioResult;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::store::StoreError;
 
 /// How a gate ended; the process exit code is its number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,33 +23,22 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
-    #[error("{file}: cannot read: {source}")]
-    Read {
-        file: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{file}: not a complete results/baseline file (truncated or malformed JSON): {source}")]
-    Json {
-        file: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("{file}: {message}")]
     Tolerances { file: PathBuf, message: String },
     #[error("{dir}: no baselines (expected {dir}/baselines/<backend>.json)")]
     NoBaselines { dir: PathBuf },
+    #[error("{file}: cannot write: {source}")]
+    Write {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn read(path: &Path) -> Result<String, GateError> {
-    std::fs::read_to_string(path).map_err(|source| GateError::Read { file: path.into(), source })
-}
-
-/// Reads a `results.json`.
-pub fn load_results(path: &Path) -> Result<Vec<ScenarioResult>, GateError> {
-    let r: Results<ScenarioResult> =
-        serde_json::from_str(&read(path)?).map_err(|source| GateError::Json { file: path.into(), source })?;
-    Ok(r.scenarios)
+    Ok(crate::store::read(path)?)
 }
 
 /// Baselines in `dir/baselines/*.json`, by backend (the file stem).
@@ -60,7 +51,7 @@ pub fn load_baselines(dir: &Path) -> Result<BTreeMap<String, Baseline>, GateErro
             if p.extension().is_some_and(|x| x == "json") {
                 let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
                 let b =
-                    serde_json::from_str(&read(&p)?).map_err(|source| GateError::Json { file: p.clone(), source })?;
+                    serde_json::from_str(&read(&p)?).map_err(|source| StoreError::Json { file: p.clone(), source })?;
                 out.insert(stem, b);
             }
         }
@@ -90,6 +81,25 @@ impl Gate {
         } else {
             Outcome::Pass
         }
+    }
+
+    /// One line per backend: the verdict's counts.
+    pub fn totals(&self) -> Vec<String> {
+        self.comparisons
+            .iter()
+            .map(|(backend, c)| {
+                let count = |f: fn(&Verdict) -> bool| c.rows.iter().filter(|r| f(&r.verdict)).count();
+                format!(
+                    "[{backend}] {} checks: {} pass, {} regressed, {} status changed, {} missing; {} new scenarios not in the baseline",
+                    c.rows.iter().filter(|r| r.verdict != Verdict::New).count(),
+                    count(|v| *v == Verdict::Pass),
+                    count(|v| matches!(v, Verdict::Regressed { .. })),
+                    count(|v| matches!(v, Verdict::StatusChanged { .. })),
+                    count(|v| *v == Verdict::Missing),
+                    count(|v| *v == Verdict::New),
+                )
+            })
+            .collect()
     }
 
     /// A readable diff: failures first (worst relative to their tolerance), then totals.
@@ -126,18 +136,9 @@ impl Gate {
                 };
                 writeln!(out, "{:<60} {:<42} {e:>12} {a:>12} {t:>10}", r.scenario, r.metric).unwrap();
             }
-            let count = |f: fn(&Verdict) -> bool| c.rows.iter().filter(|r| f(&r.verdict)).count();
-            writeln!(
-                out,
-                "[{backend}] {} checks: {} pass, {} regressed, {} status changed, {} missing; {} new scenarios not in the baseline",
-                c.rows.iter().filter(|r| r.verdict != Verdict::New).count(),
-                count(|v| *v == Verdict::Pass),
-                count(|v| matches!(v, Verdict::Regressed { .. })),
-                count(|v| matches!(v, Verdict::StatusChanged { .. })),
-                count(|v| *v == Verdict::Missing),
-                count(|v| *v == Verdict::New),
-            )
-            .unwrap();
+        }
+        for line in self.totals() {
+            writeln!(out, "{line}").unwrap();
         }
         out
     }
@@ -188,7 +189,7 @@ pub fn gate(dir: &Path, results: &[ScenarioResult], only: &[String]) -> Result<G
     let tolerances = load_tolerances(dir)?;
     let mut comparisons = BTreeMap::new();
     for (backend, baseline) in baselines.iter().filter(|(b, _)| only.is_empty() || only.contains(b)) {
-        let mine: Vec<ScenarioResult> = results.iter().filter(|r| &r.backend == backend).cloned().collect();
+        let mine: Vec<ScenarioResult> = results.iter().filter(|r| r.backend.name() == backend).cloned().collect();
         let tol = tolerances.get(backend).cloned().unwrap_or_default();
         comparisons.insert(backend.clone(), baseline.compare(&mine, &tol));
     }
@@ -202,7 +203,7 @@ pub fn bless(dir: &Path, results: &[ScenarioResult]) -> Result<String, GateError
     let tolerances = load_tolerances(dir).unwrap_or_default();
     let mut by_backend: BTreeMap<&str, Vec<ScenarioResult>> = BTreeMap::new();
     for r in results {
-        by_backend.entry(r.backend.as_str()).or_default().push(r.clone());
+        by_backend.entry(r.backend.name()).or_default().push(r.clone());
     }
     let mut out = String::new();
     for (backend, rs) in by_backend {
@@ -218,10 +219,10 @@ pub fn bless(dir: &Path, results: &[ScenarioResult]) -> Result<String, GateError
         old.scenarios.extend(fresh.scenarios);
         let path = dir.join("baselines").join(format!("{backend}.json"));
         std::fs::create_dir_all(dir.join("baselines"))
-            .map_err(|source| GateError::Read { file: path.clone(), source })?;
+            .map_err(|source| GateError::Write { file: path.clone(), source })?;
         let mut text = serde_json::to_string_pretty(old).expect("baseline serialises");
         text.push('\n');
-        std::fs::write(&path, text).map_err(|source| GateError::Read { file: path.clone(), source })?;
+        std::fs::write(&path, text).map_err(|source| GateError::Write { file: path.clone(), source })?;
         writeln!(out, "[{backend}] blessed {} scenarios into {}: {changed} metrics/statuses changed beyond tolerance, {new} new scenarios", rs.len(), path.display()).unwrap();
     }
     Ok(out)

@@ -1,4 +1,5 @@
-//! Scoring one direction: what the listener heard against what was said.
+//! Scoring one direction: what the listener heard against what was said — the same for every
+//! backend and caller.
 
 use jitterbug_core::codec::{Codec, CodecSettings};
 use jitterbug_core::jitter_buffer::{JitterBufferConfig, JitterBufferStats};
@@ -22,7 +23,7 @@ pub struct DirectionInputs<'a> {
     pub stats: JitterBufferStats,
 }
 
-pub fn score(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::MetricError> {
+pub fn direction(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::MetricError> {
     let (reference, degraded) = (to_f32(i.reference), to_f32(i.degraded));
     let a = alignment::align_blockwise(&reference, &degraded, 48_000, MAX_DELAY_S)?;
     let scores = stoi::Stoi::new(48_000)?.scores(&a.reference, &a.degraded)?;
@@ -65,7 +66,7 @@ pub fn score(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::MetricE
 
 /// E-model constants for the preset's codec: ITU values for G.711, fitted ones for Opus
 /// (nearest fitted bitrate; FEC variants only where libopus emits FEC, from 24 kbit/s).
-pub fn codec_impairment(s: &CodecSettings) -> emodel::CodecImpairment {
+fn codec_impairment(s: &CodecSettings) -> emodel::CodecImpairment {
     match s.codec {
         Codec::Pcmu | Codec::Pcma => emodel::G711_PLC,
         Codec::Opus => match (s.bitrate_bps, s.fec) {

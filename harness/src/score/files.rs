@@ -1,4 +1,5 @@
-//! `jitterbug score`: STOI/ESTOI and delay of a degraded recording against its reference.
+//! Two recordings scored against each other: STOI/ESTOI and the delay of a degraded file
+//! against its reference (`jitterbug score`).
 
 use std::path::Path;
 
@@ -23,7 +24,7 @@ pub struct Score {
     pub aligned: bool,
 }
 
-pub fn score(reference: &Path, degraded: &Path, align: bool) -> anyhow::Result<Score> {
+pub fn files(reference: &Path, degraded: &Path, align: bool) -> anyhow::Result<Score> {
     let r = wav::read(reference)?;
     let d = wav::read(degraded)?;
     ensure!(
