@@ -197,12 +197,15 @@ fn relay_protocol(r: &ScenarioResult) -> Option<String> {
     pair.get("relay_protocol").and_then(Value::as_str).map(str::to_ascii_lowercase)
 }
 
-fn short(c: &Cell) -> (&'static str, &str) {
-    match c {
-        Cell::Yes(d) => ("yes", d),
-        Cell::No(d) => ("no", d),
-        Cell::NotRun(d) => ("not run", d),
-        Cell::Unsupported(d) => ("unsupported", d),
+impl Cell {
+    /// The verdict word and what was observed.
+    pub fn verdict(&self) -> (&'static str, &str) {
+        match self {
+            Cell::Yes(d) => ("yes", d),
+            Cell::No(d) => ("no", d),
+            Cell::NotRun(d) => ("not run", d),
+            Cell::Unsupported(d) => ("unsupported", d),
+        }
     }
 }
 
@@ -218,7 +221,7 @@ pub fn markdown(rows: &[Row]) -> String {
     for r in rows {
         let _ = write!(s, "| {} {} |", r.browser, r.version);
         for f in FEATURES {
-            let _ = write!(s, " {} |", r.cells.get(f).map_or("–", |c| short(c).0));
+            let _ = write!(s, " {} |", r.cells.get(f).map_or("–", |c| c.verdict().0));
         }
         s.push('\n');
     }
@@ -226,7 +229,7 @@ pub fn markdown(rows: &[Row]) -> String {
     for r in rows {
         let details: Vec<String> = FEATURES
             .iter()
-            .filter_map(|f| r.cells.get(f).map(|c| (f, short(c).1)))
+            .filter_map(|f| r.cells.get(f).map(|c| (f, c.verdict().1)))
             .filter(|(_, d)| !d.is_empty())
             .map(|(f, d)| format!("{f}: {d}"))
             .collect();
@@ -239,30 +242,5 @@ pub fn markdown(rows: &[Row]) -> String {
         };
         let _ = writeln!(s, "- **{}**: {}", r.browser, text.replace('|', "/"));
     }
-    s
-}
-
-/// The same as an HTML table for the report.
-pub fn html(rows: &[Row]) -> String {
-    let esc = crate::report::esc;
-    let mut s = String::from("<table class=\"compat\">\n<tr><th class=\"l\">browser</th>");
-    for f in FEATURES {
-        let _ = write!(s, "<th>{}</th>", esc(f));
-    }
-    s.push_str("</tr>\n");
-    for r in rows {
-        let _ = write!(s, "<tr><td class=\"l\">{} {}</td>", esc(&r.browser), esc(&r.version));
-        for f in FEATURES {
-            let (v, d) = r.cells.get(f).map(short).unwrap_or(("–", ""));
-            let class = match v {
-                "yes" => "pass",
-                "no" => "fail",
-                _ => "muted",
-            };
-            let _ = write!(s, "<td class=\"{class}\" title=\"{}\">{v}</td>", esc(d));
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</table>\n");
     s
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use jitterbug_core::baseline::{Baseline, Comparison, Tolerances, Verdict};
+use jitterbug_core::identity::BackendKind;
 use jitterbug_core::results::ScenarioResult;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -178,6 +179,17 @@ impl Gate {
         }
         report.to_string().expect("JUnit serialises")
     }
+}
+
+/// The store a checkout ships for `backend` (`golden/`, `golden/live/`, relative to the
+/// working directory), if it is there.
+pub fn shipped_store(backend: BackendKind) -> Option<PathBuf> {
+    let dir = match backend {
+        BackendKind::Sim => PathBuf::from("golden"),
+        BackendKind::Live => PathBuf::from("golden/live"),
+        BackendKind::SimFullStack | BackendKind::Netns => return None,
+    };
+    dir.join("baselines").join(format!("{}.json", backend.name())).is_file().then_some(dir)
 }
 
 /// Compares results with every baseline in `dir` (or only the backends in `only`).

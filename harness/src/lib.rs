@@ -26,3 +26,4 @@ pub mod score;
 pub mod sim;
 pub mod store;
 pub mod wav;
+pub mod whip_client;

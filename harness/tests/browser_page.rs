@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jitterbug::browser::{Browser, BrowserError, PageOutcome, PageRun, Source, run_page};
 use jitterbug::clips;
-use jitterbug::live::whip_client::{Trust, WhipClient};
+use jitterbug::whip_client::{Trust, WhipClient};
 use serde_json::Value;
 
 const CLIP: &str = "arctic-a0009-slt";

@@ -226,7 +226,7 @@ async fn turn_profile_relays_through_coturn_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
     let _serial = SERIAL.lock().await;
-    use jitterbug::live::whip_client::{Trust, WhipClient};
+    use jitterbug::whip_client::{Trust, WhipClient};
     let preset = Presets::new(None).get("balanced-fec").unwrap();
     let profile = Profiles::new(None).get("clean").unwrap();
     let clip = clips::load(CLIP).unwrap();

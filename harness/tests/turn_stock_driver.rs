@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use jitterbug::live::coturn::Coturn;
-use jitterbug::live::whip_client::{Trust, WhipClient};
+use jitterbug::whip_client::{Trust, WhipClient};
 use jitterbug_agent::AgentConfig;
 use jitterbug_core::codec::Encoder;
 use rtc::media_stream::MediaStreamTrack;

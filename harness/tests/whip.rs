@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hyper::Method;
 use hyper::header::HeaderMap;
-use jitterbug::live::whip_client::{Trust, WhipClient, WhipError};
+use jitterbug::whip_client::{Trust, WhipClient, WhipError};
 use jitterbug_agent::{Agent, AgentConfig, TlsSource};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};

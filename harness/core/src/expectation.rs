@@ -24,9 +24,9 @@ use crate::loss_model::{four_state_params, gilbert_params};
 use crate::profile::{Delay, DirectionSpec, Loss, Rate, Reorder};
 use crate::rate_queue::RateQueue;
 use crate::reorder::ReorderGate;
-use crate::sample::{PathStats, Train};
 use crate::schedule::Schedule;
 use crate::time::Timestamp;
+use crate::train::{PathStats, Train};
 
 /// A loss model as a hidden Markov chain: packet i is lost with `emit[s_i]`, then s moves by `a`.
 #[derive(Debug, Clone)]

@@ -26,4 +26,5 @@ pub mod rtp;
 pub mod sample;
 pub mod schedule;
 pub mod time;
+pub mod train;
 pub mod vad;

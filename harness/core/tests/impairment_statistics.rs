@@ -17,10 +17,10 @@ fn check(name: &str, body: &str) -> Comparison {
     if (e.loss_rate - m.loss_rate).abs() > 0.005 {
         bad.push(format!("loss {} vs {}", e.loss_rate, m.loss_rate));
     }
-    if let (Some(a), Some(b)) = (e.mean_burst, m.mean_burst) {
-        if (a - b).abs() > 0.05 * a {
-            bad.push(format!("burst {a} vs {b}"));
-        }
+    if let (Some(a), Some(b)) = (e.mean_burst, m.mean_burst)
+        && (a - b).abs() > 0.05 * a
+    {
+        bad.push(format!("burst {a} vs {b}"));
     }
     for (k, a, b) in [
         ("p50", e.delay_ms_p50, m.delay_ms_p50),

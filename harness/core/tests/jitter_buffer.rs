@@ -215,7 +215,7 @@ fn ssrc_change_resets_and_continues() {
 #[test]
 fn bigger_buffers_lose_fewer_packets_late() {
     // Deterministic pseudo-jitter: 0–150 ms, spiky.
-    let jitter = |i: u32| Some(u64::from((i * 7919 % 101) + if i % 13 == 0 { 80 } else { 0 }) % 160);
+    let jitter = |i: u32| Some(u64::from((i * 7919 % 101) + if i.is_multiple_of(13) { 80 } else { 0 }) % 160);
     let late = |cfg| play(cfg, false, stream(500, 0, 0, jitter), 11_000).1.stats().packets_late;
     let small = late(JitterBufferConfig::Fixed { delay_ms: 40.0 });
     let big = late(JitterBufferConfig::Fixed { delay_ms: 200.0 });

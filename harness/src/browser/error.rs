@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::driver::Browser;
+use jitterbug_core::identity::Browser;
 
 /// The steps of one run, for timeouts and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

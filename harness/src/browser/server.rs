@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::config::PageConfig;
-use crate::live::whip_client::{WhipClient, WhipError};
+use crate::whip_client::{WhipClient, WhipError};
 
 const INDEX_HTML: &str = include_str!("../../../browser-tests/page/index.html");
 const CLIENT_JS: &str = include_str!("../../../browser-tests/page/client.js");

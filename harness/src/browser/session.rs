@@ -13,7 +13,7 @@ use super::config::{CertTrust, IceServer, PageConfig, Source};
 use super::driver::{Browser, Driver, capabilities};
 use super::error::{BrowserError, Step};
 use super::server::{AgentSession, PageServer};
-use crate::live::whip_client::WhipClient;
+use crate::whip_client::WhipClient;
 
 /// Per-step caps (the run's deadline may cut them shorter).
 const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(20);

@@ -11,7 +11,7 @@ use jitterbug_agent::{AgentConfig, Behaviour};
 use jitterbug_core::preset::Preset;
 use jitterbug_core::rng::{Stream, StreamId};
 
-use super::whip_client::{Trust, WhipClient};
+use crate::whip_client::{Trust, WhipClient};
 
 /// Where the agent is.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ impl RunningAgent {
     ) -> anyhow::Result<RunningAgent> {
         match target {
             AgentTarget::InProcess => {
-                let placement = Placement::behind_relay(super::call::RELAY_IP)?;
+                let placement = Placement::behind_relay(super::relay::RELAY_IP)?;
                 let record_dir = scratch.join("agent");
                 let config = reference_config(preset, seed, placement, &record_dir);
                 let agent = jitterbug_agent::serve(config.clone()).await.context("starting the reference agent")?;

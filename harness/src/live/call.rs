@@ -7,7 +7,7 @@
 //! then silence long enough for the agent to answer, repeated. The simulator can play the same
 //! script, which is how live and simulated uplinks are compared.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,16 +23,11 @@ use super::caller::browser::BrowserCall;
 use super::caller::native::NativeCall;
 use super::caller::{Caller, CallerRecord, CallerResult};
 use super::coturn::Coturn;
-use super::relay::{Relay, RelayConfig, RelayReport};
+use super::relay::{RELAY_IP, RELAY_UPSTREAM_IP, Relay, RelayConfig, RelayReport};
 use crate::artifacts::{Artifact, CallArtifacts};
 use crate::clips::{Clip, RATE};
 use crate::scenario::Scenario;
 use crate::score::two_sided::{self, PathCounts};
-
-/// The relay listens here (the agent advertises it, port preserved).
-pub const RELAY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
-/// The relay's upstream sockets (the client NAT's public side) bind here.
-pub const RELAY_UPSTREAM_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
 /// The network between the caller and the agent.
 pub enum NetworkPath {

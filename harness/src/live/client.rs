@@ -360,15 +360,12 @@ impl NativeClient {
             }
             Some(t) => {
                 let Ok(mut relay) = t.client.relay(t.relayed) else { return };
-                match relay.send_to(now, &w.message, peer) {
-                    Err(rtc::shared::error::Error::ErrNoPermission) => {
-                        let first = !t.waiting.contains_key(&peer);
-                        t.waiting.entry(peer).or_default().push_back(w.message);
-                        if first && let Ok(mut relay) = t.client.relay(t.relayed) {
-                            let _ = relay.create_permission(now, peer);
-                        }
+                if let Err(rtc::shared::error::Error::ErrNoPermission) = relay.send_to(now, &w.message, peer) {
+                    let first = !t.waiting.contains_key(&peer);
+                    t.waiting.entry(peer).or_default().push_back(w.message);
+                    if first && let Ok(mut relay) = t.client.relay(t.relayed) {
+                        let _ = relay.create_permission(now, peer);
                     }
-                    _ => {}
                 }
             }
         }

@@ -9,4 +9,3 @@ pub mod caller;
 pub mod client;
 pub mod coturn;
 pub mod relay;
-pub mod whip_client;

@@ -13,7 +13,7 @@
 //! is marked invalid: the delays it shows would be the host's, not the profile's.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::pcap::Datagram;
+
+/// The relay listens here (the agent advertises it, port preserved).
+pub const RELAY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+/// The relay's upstream sockets (the client NAT's public side) bind here.
+pub const RELAY_UPSTREAM_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
 /// Timer lateness (99th percentile) beyond which a live run says nothing about the network:
 /// half a 20 ms frame, where lateness starts to reorder packets and to make them late at a
@@ -187,7 +192,7 @@ impl State {
         Timestamp::from_nanos(i.saturating_duration_since(self.start).as_nanos() as u64)
     }
 
-    async fn from_client(&mut self, from: SocketAddr, bytes: Vec<u8>) {
+    async fn on_client(&mut self, from: SocketAddr, bytes: Vec<u8>) {
         let kind = classify(&bytes);
         self.report.received_uplink.add(kind);
         let now = self.now();
@@ -235,7 +240,7 @@ impl State {
         Some(socket)
     }
 
-    fn from_agent(&mut self, local: SocketAddr, from: SocketAddr, bytes: Vec<u8>) {
+    fn on_agent(&mut self, local: SocketAddr, from: SocketAddr, bytes: Vec<u8>) {
         let kind = classify(&bytes);
         self.report.received_downlink.add(kind);
         let Some(&public) = self.by_public.get(&local) else { return };
@@ -314,10 +319,10 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
             _ = &mut stop => break,
             r = listen.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    st.from_client(from, buf[..n].to_vec()).await;
+                    st.on_client(from, buf[..n].to_vec()).await;
                 }
             }
-            Some((local, from, bytes)) = rx.recv() => st.from_agent(local, from, bytes),
+            Some((local, from, bytes)) = rx.recv() => st.on_agent(local, from, bytes),
             _ = sleep_until(next) => {}
         }
         next = st.deliver_due().await;

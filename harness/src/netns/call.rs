@@ -20,8 +20,8 @@ use crate::live::agent::{AgentTarget, Placement, RemoteAgent, reference_config};
 use crate::live::call::{CallOutput, CallSpec, ExternalPath, NetworkPath, call};
 use crate::live::caller::Caller;
 use crate::live::relay::RelayReport;
-use crate::live::whip_client::Trust;
 use crate::scenario::Scenario;
+use crate::whip_client::Trust;
 
 const QUEUE: u16 = 0;
 

@@ -8,8 +8,11 @@ use jitterbug_core::results::{ScenarioResult, Status};
 
 use super::{distinct, esc};
 
-/// Stages in the order a turn passes them, with design report table 5's target range (ms) where it gives one.
-const STAGES: [(&str, &str, Option<(f64, f64)>); 8] = [
+/// A stage: its name, its colour, and design report table 5's target range (ms) where it gives one.
+type Stage = (&'static str, &'static str, Option<(f64, f64)>);
+
+/// Stages in the order a turn passes them.
+const STAGES: [Stage; 8] = [
     ("transport up", "#4e79a7", Some((50.0, 120.0))),
     ("buffer + decode up", "#a0cbe8", None),
     ("end of turn (hangover)", "#bab0ac", None),

@@ -5,6 +5,7 @@
 
 mod budget;
 mod cdf;
+mod compat;
 mod env;
 mod heatmap;
 mod kpi;
@@ -48,26 +49,12 @@ pub fn render(
     heatmap::render(&mut out, results);
     cdf::render(&mut out, results);
     budget::render(&mut out, results);
-    compat_section(&mut out, results);
+    compat::render(&mut out, results);
     kpi::render(&mut out, results);
     worst::render(&mut out, media);
     env::render(&mut out, run, results);
     out.push_str("</body>\n</html>\n");
     out
-}
-
-/// The browser compatibility matrix (design report table 7), when the run had browser calls.
-fn compat_section(out: &mut String, results: &[ScenarioResult]) {
-    let rows = crate::compat::matrix(results);
-    if rows.is_empty() {
-        return;
-    }
-    out.push_str("<h2 id=\"compat\">Browser compatibility</h2>\n");
-    out.push_str(&crate::compat::html(&rows));
-    out.push_str(
-        "<p class=\"muted\">Generated from this run's browser calls (design report table 7). Hover a cell for what was \
-         observed; \"not run\" means no call in this run exercised the feature.</p>\n",
-    );
 }
 
 /// Renders `results` (with the `run.json` beside them, and `gate`'s verdict when given) into

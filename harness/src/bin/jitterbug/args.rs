@@ -4,9 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use jitterbug::browser::Source;
+use jitterbug::catalog::{Presets, Profiles};
+use jitterbug::clips::{self, Clip};
 use jitterbug::live::agent::{AgentTarget, RemoteAgent};
-use jitterbug::live::whip_client::Trust;
+use jitterbug::whip_client::Trust;
 use jitterbug_core::identity::{Browser, Client};
+use jitterbug_core::preset::Preset;
+use jitterbug_core::profile::Profile;
 
 /// A call length: a finite number of seconds above zero.
 pub fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -118,5 +122,27 @@ impl AgentArgs {
             trust,
             recordings: self.agent_record_dir.clone(),
         }))
+    }
+}
+
+/// What one scenario is made of.
+#[derive(Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    /// A profile name, or a path to a profile file.
+    #[arg(long)]
+    pub profile: String,
+    #[arg(long, default_value = "balanced-fec")]
+    pub preset: String,
+    /// A shipped clip name or a 48 kHz WAV path: the user's line.
+    #[arg(long, default_value = "arctic-a0009-slt")]
+    pub clip: String,
+    /// Seed of every random choice: the same seed replays the same scenario.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl ScenarioArgs {
+    pub fn load(&self, profiles: &Profiles, presets: &Presets) -> anyhow::Result<(Profile, Preset, Clip)> {
+        Ok((profiles.get(&self.profile)?, presets.get(&self.preset)?, clips::load(&self.clip)?))
     }
 }

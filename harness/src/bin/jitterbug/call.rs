@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use jitterbug::backend::{Backend, BrowserOptions, LiveBackend, NetnsBackend};
 use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::clips;
+use jitterbug::clips::Clip;
 use jitterbug::live::agent::AgentTarget;
 use jitterbug::scenario::Scenario;
 use jitterbug_core::identity::{Browser, Client};
+use jitterbug_core::preset::Preset;
+use jitterbug_core::profile::Profile;
 
-use crate::args::{AgentArgs, BrowserArg, SourceArg, positive_seconds};
+use crate::args::{AgentArgs, BrowserArg, ScenarioArgs, SourceArg, positive_seconds};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallBackend {
@@ -35,15 +37,8 @@ pub struct CallArgs {
     backend: CallBackend,
     #[command(flatten)]
     agent: AgentArgs,
-    #[arg(long)]
-    profile: String,
-    #[arg(long, default_value = "balanced-fec")]
-    preset: String,
-    /// A shipped clip name or a 48 kHz WAV path: the user's line.
-    #[arg(long, default_value = "arctic-a0009-slt")]
-    clip: String,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
     /// Call length: the clip and room for the answer, repeated to at least this long.
     #[arg(long, default_value_t = 20.0, value_parser = positive_seconds)]
     call_seconds: f64,
@@ -64,15 +59,8 @@ pub struct CallArgs {
 pub struct BrowserArgs {
     #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
     browser: BrowserArg,
-    #[arg(long)]
-    profile: String,
-    #[arg(long, default_value = "balanced-fec")]
-    preset: String,
-    /// A shipped clip name or a 48 kHz WAV path: the user's line (then room for the answer).
-    #[arg(long, default_value = "arctic-a0009-slt")]
-    clip: String,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
     /// Seconds of audio the page sends (the clip, then silence).
     #[arg(long, alias = "seconds", default_value_t = 10.0, value_parser = positive_seconds)]
     call_seconds: f64,
@@ -97,16 +85,19 @@ pub struct BrowserArgs {
 
 const ONE: NonZeroUsize = NonZeroUsize::MIN;
 
+fn scenario<'a>(
+    a: &ScenarioArgs,
+    profile: &'a Profile,
+    preset: &'a Preset,
+    clip: &'a Clip,
+    call_seconds: f64,
+) -> Scenario<'a> {
+    Scenario { profile, preset, clip, seed: a.seed, client: Client::Native, call_seconds }
+}
+
 pub fn call(a: CallArgs, profiles: &Profiles, presets: &Presets, command_line: &[String]) -> anyhow::Result<ExitCode> {
-    let (profile, preset, clip) = (profiles.get(&a.profile)?, presets.get(&a.preset)?, clips::load(&a.clip)?);
-    let s = Scenario {
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed: a.seed,
-        client: Client::Native,
-        call_seconds: a.call_seconds,
-    };
+    let (profile, preset, clip) = a.scenario.load(profiles, presets)?;
+    let s = scenario(&a.scenario, &profile, &preset, &clip, a.call_seconds);
     let cancel = crate::signals::watch()?;
     let backend: Box<dyn Backend> = match a.backend {
         CallBackend::Netns => {
@@ -116,14 +107,14 @@ pub fn call(a: CallArgs, profiles: &Profiles, presets: &Presets, command_line: &
             );
             eprintln!(
                 "calling in network namespaces with profile {}, preset {} ({} s)…",
-                a.profile, a.preset, a.call_seconds
+                profile.name, preset.name, a.call_seconds
             );
             Box::new(NetnsBackend::new(ONE, cancel))
         }
         CallBackend::Live => {
             eprintln!(
                 "calling through the relay with profile {}, preset {} ({} s)…",
-                a.profile, a.preset, a.call_seconds
+                profile.name, preset.name, a.call_seconds
             );
             Box::new(LiveBackend::new(a.agent.target()?, BrowserOptions::default(), ONE, cancel)?)
         }
@@ -137,18 +128,14 @@ pub fn browser(
     presets: &Presets,
     command_line: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let (profile, preset, clip) = (profiles.get(&a.profile)?, presets.get(&a.preset)?, clips::load(&a.clip)?);
+    let (profile, preset, clip) = a.scenario.load(profiles, presets)?;
     let browser = Browser::from(a.browser);
     let s = Scenario {
-        profile: &profile,
-        preset: &preset,
-        clip: &clip,
-        seed: a.seed,
         client: Client::Browser(browser),
-        call_seconds: a.call_seconds,
+        ..scenario(&a.scenario, &profile, &preset, &clip, a.call_seconds)
     };
     let options = BrowserOptions { webdriver: a.webdriver, source: a.source.into(), allow_red: a.allow_red };
     let backend = LiveBackend::new(AgentTarget::InProcess, options, ONE, crate::signals::watch()?)?;
-    eprintln!("{} call through the relay with profile {}, preset {}…", browser.name(), a.profile, a.preset);
+    eprintln!("{} call through the relay with profile {}, preset {}…", browser.name(), profile.name, preset.name);
     crate::one::run(&backend, &s, &a.out, a.json, command_line)
 }

@@ -14,7 +14,7 @@ use jitterbug::gate::{self, Gate};
 use jitterbug::live::agent::AgentTarget;
 use jitterbug::runner::{self, Matrix, RunOptions, Shard};
 use jitterbug::{clips, report, store};
-use jitterbug_core::identity::{BackendKind, Client};
+use jitterbug_core::identity::Client;
 use jitterbug_core::results::{Results, Status};
 
 use crate::args::{ClientArg, positive_seconds};
@@ -100,16 +100,6 @@ fn pick<T>(
     if names.is_empty() { all() } else { names.iter().map(|n| get(n)).collect() }
 }
 
-/// The shipped store for `backend` in a checkout (`golden/`, `golden/live/`), if any.
-fn shipped_store(backend: BackendKind) -> Option<PathBuf> {
-    let dir = match backend {
-        BackendKind::Sim => PathBuf::from("golden"),
-        BackendKind::Live => PathBuf::from("golden/live"),
-        BackendKind::SimFullStack | BackendKind::Netns => return None,
-    };
-    dir.join("baselines").join(format!("{}.json", backend.name())).is_file().then_some(dir)
-}
-
 pub fn run(
     a: RunArgs,
     profiles: &Profiles,
@@ -171,7 +161,7 @@ pub fn run(
         (None, true) => {
             Err("the run used --profiles-dir/--presets-dir, which the shipped baselines do not cover".to_string())
         }
-        (None, false) => shipped_store(backend.kind()).ok_or_else(|| {
+        (None, false) => gate::shipped_store(backend.kind()).ok_or_else(|| {
             format!("no shipped baselines for the {} backend here (pass --baseline DIR)", backend.kind())
         }),
     };

@@ -6,26 +6,18 @@ use std::process::ExitCode;
 use clap::Args;
 use jitterbug::backend::{Mode, SimBackend};
 use jitterbug::catalog::{Presets, Profiles};
-use jitterbug::clips;
 use jitterbug::scenario::Scenario;
 use jitterbug_core::identity::Client;
 
-use crate::args::positive_seconds;
+use crate::args::{ScenarioArgs, positive_seconds};
 
 /// One scenario in virtual time: writes result.json, run.json, degraded.wav (what the user
 /// heard), degraded-uplink.wav (what the agent heard) and capture.pcap (or, with --full-stack,
 /// full-stack.json) into --out.
 #[derive(Args, Debug)]
 pub struct SimArgs {
-    #[arg(long)]
-    profile: String,
-    #[arg(long)]
-    preset: String,
-    /// A shipped clip name or a 48 kHz WAV path.
-    #[arg(long)]
-    clip: String,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
     /// Call length: the clip is repeated to at least this many seconds.
     #[arg(long, default_value_t = jitterbug::sim::CALL_SECONDS, value_parser = positive_seconds)]
     call_seconds: f64,
@@ -41,12 +33,12 @@ pub struct SimArgs {
 }
 
 pub fn sim(a: SimArgs, profiles: &Profiles, presets: &Presets, command_line: &[String]) -> anyhow::Result<ExitCode> {
-    let (profile, preset, clip) = (profiles.get(&a.profile)?, presets.get(&a.preset)?, clips::load(&a.clip)?);
+    let (profile, preset, clip) = a.scenario.load(profiles, presets)?;
     let s = Scenario {
         profile: &profile,
         preset: &preset,
         clip: &clip,
-        seed: a.seed,
+        seed: a.scenario.seed,
         client: Client::Native,
         call_seconds: a.call_seconds,
     };

@@ -52,7 +52,20 @@ pub fn scenario(r: &ScenarioResult) -> String {
         );
     }
     if let Some(b) = &r.browser {
-        let _ = writeln!(s, "  {} {}; cycle {}", b.name, b.version, b.cycle_ms);
+        let ms =
+            |k: &str| b.cycle_ms.get(k).and_then(serde_json::Value::as_f64).map_or("-".into(), |v| format!("{v:.0}"));
+        let _ = writeln!(
+            s,
+            "  {} {}; cycle {} ms (driver {}, session {}, page load {}, call {}, quit {})",
+            b.name,
+            b.version,
+            ms("total_ms"),
+            ms("driver_ready_ms"),
+            ms("session_ms"),
+            ms("goto_ms"),
+            ms("page_run_ms"),
+            ms("quit_ms")
+        );
     }
     s
 }

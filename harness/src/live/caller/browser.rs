@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::{BrowserCaller, CallerOutcome, CallerRecord, CallerResult};
 use crate::browser::{CertTrust, IceServer, PageOutcome, PageRun, run_page};
 use crate::live::coturn::Coturn;
-use crate::live::whip_client::WhipClient;
 use crate::score::two_sided::Heard;
+use crate::whip_client::WhipClient;
 
 /// How the browser calls.
 pub struct BrowserCall<'a> {

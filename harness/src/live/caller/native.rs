@@ -18,11 +18,11 @@ use jitterbug_core::time::Timestamp;
 use super::{CallerOutcome, CallerRecord, CallerResult};
 use crate::clips::Clip;
 use crate::live::client::{ClientOutcome, ClientPlan, NativeClient, TurnServer};
-use crate::live::whip_client::WhipClient;
 use crate::score::two_sided::Heard;
 use crate::sim::encode_cache::EncodeCache;
 use crate::sim::receiver::{self, Arrival};
 use crate::sim::sender;
+use crate::whip_client::WhipClient;
 
 /// How the native client calls.
 pub struct NativeCall<'a> {
