@@ -380,8 +380,7 @@ impl MediaLoop {
         let encoder = Encoder::new(&settings).map_err(codec_err)?;
         let h = id_hash(id, 2);
         Ok(MediaLoop {
-            jb: JitterBuffer::new(config.preset.jitter_buffer, settings.rtp_clock_rate(), decoder)
-                .expect_fec(settings.codec == Codec::Opus && settings.fec),
+            jb: JitterBuffer::new(config.preset.jitter_buffer, settings.rtp_clock_rate(), decoder),
             packetizer: Packetizer::new(&settings, payload_type, ssrc, h as u16, (h >> 16) as u32),
             encoder,
             conversation: Conversation::new(config.behaviour.clone(), config.budgets, config.turn_hangover),

@@ -51,7 +51,6 @@ fn bench(c: &mut Criterion) {
                     &arrivals,
                     preset.jitter_buffer,
                     preset.codec.rtp_clock_rate(),
-                    preset.codec.fec,
                     decoder,
                     until,
                 );

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use jitterbug_core::baseline::{Baseline, Comparison, Tolerances, Verdict};
 use jitterbug_core::identity::BackendKind;
-use jitterbug_core::results::ScenarioResult;
+use jitterbug_core::results::{Results, ScenarioResult};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::store::StoreError;
@@ -70,6 +70,8 @@ pub fn load_tolerances(dir: &Path) -> Result<BTreeMap<String, Tolerances>, GateE
 #[derive(Debug)]
 pub struct Gate {
     pub comparisons: BTreeMap<String, Comparison>,
+    /// Scenarios missing from the baseline fail too (CI jobs that want nothing to slip).
+    pub strict: bool,
 }
 
 impl Gate {
@@ -77,11 +79,25 @@ impl Gate {
         let all = || self.comparisons.values();
         if all().any(|c| c.missing().next().is_some()) {
             Outcome::Incomplete
-        } else if all().any(|c| c.regressions().next().is_some()) {
+        } else if all().any(|c| c.regressions().next().is_some())
+            || (self.strict && all().any(|c| c.rows.iter().any(|r| r.verdict == Verdict::New)))
+        {
             Outcome::Regressed
         } else {
             Outcome::Pass
         }
+    }
+
+    /// Why the gate asks for a re-bless, if it does: the results' buffer is not the store's.
+    pub fn rebless(&self) -> Option<String> {
+        self.comparisons.iter().find_map(|(backend, c)| {
+            c.rows.iter().find_map(|r| match &r.verdict {
+                Verdict::BufferChanged { blessed, results } => Some(format!(
+                    "[{backend}] re-bless: the caller's buffer changed (store blessed with {blessed}, results made with {results}); review, then `jitterbug bless`"
+                )),
+                _ => None,
+            })
+        })
     }
 
     /// One line per backend: the verdict's counts.
@@ -103,12 +119,13 @@ impl Gate {
             .collect()
     }
 
-    /// A readable diff: failures first (worst relative to their tolerance), then totals.
+    /// A readable diff: failures first (worst relative to their tolerance; under `--strict`
+    /// unblessed scenarios too), then totals.
     pub fn table(&self) -> String {
         let mut out = String::new();
         for (backend, c) in &self.comparisons {
             let mut bad: Vec<_> =
-                c.rows.iter().filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::New)).collect();
+                c.rows.iter().filter(|r| r.verdict != Verdict::Pass && (self.strict || r.verdict != Verdict::New)).collect();
             let severity = |v: &Verdict| match v {
                 Verdict::Regressed { expected, actual, tolerance } => (actual - expected).abs() / tolerance.max(1e-12),
                 _ => f64::INFINITY,
@@ -127,13 +144,22 @@ impl Gate {
                 .unwrap();
             }
             for r in &bad {
+                if let Verdict::BufferChanged { blessed, results } = &r.verdict {
+                    writeln!(
+                        out,
+                        "[{backend}] re-bless: the caller's buffer changed (store blessed with {blessed}, results made with {results})"
+                    )
+                    .unwrap();
+                    continue;
+                }
                 let (e, a, t) = match &r.verdict {
                     Verdict::Regressed { expected, actual, tolerance } => {
                         (format!("{expected:.6}"), format!("{actual:.6}"), format!("{tolerance}"))
                     }
                     Verdict::Missing => ("(blessed)".into(), "MISSING".into(), String::new()),
                     Verdict::StatusChanged { expected, actual } => (expected.clone(), actual.clone(), "status".into()),
-                    Verdict::Pass | Verdict::New => unreachable!("filtered above"),
+                    Verdict::New => ("(none)".into(), "NEW".into(), "--strict".into()),
+                    Verdict::Pass | Verdict::BufferChanged { .. } => unreachable!("handled above"),
                 };
                 writeln!(out, "{:<60} {:<42} {e:>12} {a:>12} {t:>10}", r.scenario, r.metric).unwrap();
             }
@@ -149,9 +175,23 @@ impl Gate {
         let mut report = Report::new("jitterbug gate");
         for (backend, c) in &self.comparisons {
             let mut suite = TestSuite::new(backend.as_str());
-            for r in c.rows.iter().filter(|r| r.verdict != Verdict::New) {
+            for r in c.rows.iter().filter(|r| self.strict || r.verdict != Verdict::New) {
                 let status = match &r.verdict {
-                    Verdict::Pass | Verdict::New => TestCaseStatus::success(),
+                    Verdict::Pass => TestCaseStatus::success(),
+                    Verdict::New => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message("not in the baseline (--strict)");
+                        s.set_type("new");
+                        s
+                    }
+                    Verdict::BufferChanged { blessed, results } => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message(format!(
+                            "re-bless: the caller's buffer changed (store {blessed}, results {results})"
+                        ));
+                        s.set_type("rebless");
+                        s
+                    }
                     Verdict::Regressed { expected, actual, tolerance } => {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                         s.set_message(format!("{} = {actual} (baseline {expected}, tolerance ±{tolerance})", r.metric));
@@ -192,8 +232,9 @@ pub fn shipped_store(backend: BackendKind) -> Option<PathBuf> {
     dir.join("baselines").join(format!("{}.json", backend.name())).is_file().then_some(dir)
 }
 
-/// Compares results with every baseline in `dir` (or only the backends in `only`).
-pub fn gate(dir: &Path, results: &[ScenarioResult], only: &[String]) -> Result<Gate, GateError> {
+/// Compares results with every baseline in `dir` (or only the backends in `only`); `strict`
+/// fails scenarios the baseline does not have.
+pub fn gate(dir: &Path, results: &Results<ScenarioResult>, only: &[String], strict: bool) -> Result<Gate, GateError> {
     let baselines = load_baselines(dir)?;
     if baselines.is_empty() {
         return Err(GateError::NoBaselines { dir: dir.into() });
@@ -201,34 +242,49 @@ pub fn gate(dir: &Path, results: &[ScenarioResult], only: &[String]) -> Result<G
     let tolerances = load_tolerances(dir)?;
     let mut comparisons = BTreeMap::new();
     for (backend, baseline) in baselines.iter().filter(|(b, _)| only.is_empty() || only.contains(b)) {
-        let mine: Vec<ScenarioResult> = results.iter().filter(|r| r.backend.name() == backend).cloned().collect();
+        let mine: Vec<ScenarioResult> =
+            results.scenarios.iter().filter(|r| r.backend.name() == backend).cloned().collect();
         let tol = tolerances.get(backend).cloned().unwrap_or_default();
-        comparisons.insert(backend.clone(), baseline.compare(&mine, &tol));
+        comparisons.insert(backend.clone(), baseline.compare(&mine, results.jitter_buffer.as_deref(), &tol));
     }
-    Ok(Gate { comparisons })
+    Ok(Gate { comparisons, strict })
 }
 
-/// Writes the results into the baselines (per backend, replacing those scenarios) and says
-/// what changed.
-pub fn bless(dir: &Path, results: &[ScenarioResult]) -> Result<String, GateError> {
+/// Writes the results into the baselines (per backend, replacing those scenarios; the whole
+/// baseline when the results come from another jitter buffer) and says what changed.
+pub fn bless(dir: &Path, results: &Results<ScenarioResult>) -> Result<String, GateError> {
     let mut baselines = load_baselines(dir)?;
     let tolerances = load_tolerances(dir).unwrap_or_default();
     let mut by_backend: BTreeMap<&str, Vec<ScenarioResult>> = BTreeMap::new();
-    for r in results {
+    for r in &results.scenarios {
         by_backend.entry(r.backend.name()).or_default().push(r.clone());
     }
+    let buffer = results.jitter_buffer.clone();
     let mut out = String::new();
     for (backend, rs) in by_backend {
         let old = baselines.entry(backend.to_string()).or_default();
         let tol = tolerances.get(backend).cloned().unwrap_or_default();
-        let cmp = old.compare(&rs, &tol);
+        if old.jitter_buffer != buffer && !old.scenarios.is_empty() {
+            writeln!(
+                out,
+                "[{backend}] the store was blessed with another jitter buffer ({}): its {} scenarios are replaced",
+                old.jitter_buffer.as_deref().unwrap_or("unnamed"),
+                old.scenarios.len()
+            )
+            .unwrap();
+            old.scenarios.clear();
+            old.jitter_buffer.clone_from(&buffer);
+        }
+        let cmp = old.compare(&rs, buffer.as_deref(), &tol);
         let changed = cmp.regressions().count();
         let new = cmp.rows.iter().filter(|r| r.verdict == Verdict::New).count();
         for r in cmp.regressions() {
             writeln!(out, "  {} {}: {:?}", r.scenario, r.metric, r.verdict).unwrap();
         }
-        let fresh = Baseline::bless(&rs);
+        let fresh = Baseline::bless(&rs, buffer.clone());
         old.scenarios.extend(fresh.scenarios);
+        old.jitter_buffer.clone_from(&buffer);
+        old.harness_version = Some(env!("CARGO_PKG_VERSION").to_string());
         let path = dir.join("baselines").join(format!("{backend}.json"));
         std::fs::create_dir_all(dir.join("baselines"))
             .map_err(|source| GateError::Write { file: path.clone(), source })?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
-use jitterbug_core::results::{Results, ScenarioResult};
+use jitterbug_core::results::{Results, SCHEMA_VERSION, ScenarioResult};
 use serde::Serialize;
 
 use crate::artifacts::json_text;
@@ -26,17 +26,22 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("{file}: results schema version {found}; this jitterbug reads versions 1 to {SCHEMA_VERSION}")]
+    Schema { file: PathBuf, found: u32 },
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, StoreError> {
     std::fs::read_to_string(path).map_err(|source| StoreError::Read { file: path.into(), source })
 }
 
-/// Reads a `results.json`.
-pub fn load_results(path: &Path) -> Result<Vec<ScenarioResult>, StoreError> {
+/// Reads a `results.json` of this schema version or the one before.
+pub fn load_results(path: &Path) -> Result<Results<ScenarioResult>, StoreError> {
     let r: Results<ScenarioResult> =
         serde_json::from_str(&read(path)?).map_err(|source| StoreError::Json { file: path.into(), source })?;
-    Ok(r.scenarios)
+    if !(1..=SCHEMA_VERSION).contains(&r.schema_version) {
+        return Err(StoreError::Schema { file: path.into(), found: r.schema_version });
+    }
+    Ok(r)
 }
 
 /// Writes `value` as pretty JSON with a trailing newline.
@@ -116,11 +121,24 @@ pub fn point_latest(reports: &Path, run_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Combines shard results into one set, sorted by id. The same id twice is an error unless
-/// both copies are identical (a shard uploaded twice).
+/// both copies are identical (a shard uploaded twice); so is a mix of jitter buffers.
 pub fn merge(files: &[PathBuf]) -> anyhow::Result<Results<ScenarioResult>> {
     let mut seen: BTreeMap<String, (ScenarioResult, &Path)> = BTreeMap::new();
+    let mut buffer: Option<(Option<String>, &Path)> = None;
     for f in files {
-        for r in load_results(f)? {
+        let results = load_results(f)?;
+        match &buffer {
+            Some((b, from)) => anyhow::ensure!(
+                *b == results.jitter_buffer,
+                "{} was made with jitter buffer {:?}, {} with {:?}: not one run",
+                from.display(),
+                b,
+                f.display(),
+                results.jitter_buffer
+            ),
+            None => buffer = Some((results.jitter_buffer.clone(), f)),
+        }
+        for r in results.scenarios {
             if let Some((prev, from)) = seen.get(&r.id) {
                 anyhow::ensure!(
                     *prev == r,
@@ -134,5 +152,7 @@ pub fn merge(files: &[PathBuf]) -> anyhow::Result<Results<ScenarioResult>> {
             seen.insert(r.id.clone(), (r, f));
         }
     }
-    Ok(Results::new(seen.into_values().map(|(r, _)| r).collect()))
+    let mut merged = Results::new(seen.into_values().map(|(r, _)| r).collect());
+    merged.jitter_buffer = buffer.and_then(|(b, _)| b);
+    Ok(merged)
 }

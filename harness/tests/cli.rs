@@ -118,7 +118,8 @@ fn run_writes_results_and_replays_byte_identically() {
     let results = read(&a.join("results.json"));
     assert_eq!(results, read(&b.join("results.json")), "same seed must give byte-identical results.json");
     let v: serde_json::Value = serde_json::from_slice(&results).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["jitter_buffer"], jitterbug_core::jitter_buffer::BUFFER_VERSION);
     let scenarios = v["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 4);
     for s in scenarios {

@@ -139,3 +139,42 @@ fn blessing_accepts_a_change_and_says_so() {
     assert!(stdout(&o).contains("uplink.stoi") && stdout(&o).contains("1 metrics/statuses changed"), "{}", stdout(&o));
     assert_eq!(gate(&golden, &better, None).status.code(), Some(0));
 }
+
+#[test]
+fn strict_fails_on_scenarios_the_baseline_lacks() {
+    let (_dir, golden, results) = setup();
+    let extra = edited(&results, "extra.json", |v| {
+        let mut s = v["scenarios"][0].clone();
+        s["id"] = serde_json::json!("clean/balanced-fec/unblessed/native/sim/1");
+        v["scenarios"].as_array_mut().unwrap().push(s);
+    });
+    let o = gate(&golden, &extra, None);
+    assert_eq!(o.status.code(), Some(0), "a new scenario is reported, not failed: {}", stdout(&o));
+    assert!(stdout(&o).contains("1 new scenarios"), "{}", stdout(&o));
+    let mut args = vec!["gate", "--strict", "--baseline", golden.to_str().unwrap()];
+    args.extend(["--results", extra.to_str().unwrap()]);
+    let o = jitterbug(&args);
+    assert_eq!(o.status.code(), Some(1), "--strict fails it: {}", stdout(&o));
+    assert!(stdout(&o).contains("unblessed"), "{}", stdout(&o));
+}
+
+#[test]
+fn another_buffer_asks_for_a_rebless_instead_of_listing_regressions() {
+    let (_dir, golden, results) = setup();
+    let other = edited(&results, "other.json", |v| {
+        v["jitter_buffer"] = serde_json::json!("neteq-m999-1");
+        v["scenarios"][0]["uplink"]["stoi"] = serde_json::json!(0.5);
+    });
+    let o = gate(&golden, &other, None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("re-bless: the caller's buffer changed") && out.contains("neteq-m999-1"), "{out}");
+    assert!(!out.contains("uplink.stoi"), "one finding, not a wall of regressions: {out}");
+    let o = jitterbug(&["bless", "--baseline", golden.to_str().unwrap(), "--results", other.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(gate(&golden, &other, None).status.code(), Some(0));
+    let store: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden.join("baselines/sim.json")).unwrap()).unwrap();
+    assert_eq!(store["jitter_buffer"], "neteq-m999-1");
+    assert_eq!(store["harness_version"], env!("CARGO_PKG_VERSION"));
+}

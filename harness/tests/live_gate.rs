@@ -50,10 +50,11 @@ fn live_and_browser_calls_pass_the_golden_bands() {
     assert_eq!(results.len(), 12);
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/live");
 
-    let g = gate(&golden, &results, &[]).unwrap();
+    let results = jitterbug_core::results::Results::new(results);
+    let g = gate(&golden, &results, &[], false).unwrap();
     print!("{}", g.table());
     assert_eq!(g.outcome(), Outcome::Pass);
-    let webkit = results.iter().filter(|r| r.client == Client::Browser(Browser::Webkit)).collect::<Vec<_>>();
+    let webkit = results.scenarios.iter().filter(|r| r.client == Client::Browser(Browser::Webkit)).collect::<Vec<_>>();
     assert_eq!(webkit.len(), 3);
     assert!(
         webkit
@@ -63,11 +64,11 @@ fn live_and_browser_calls_pass_the_golden_bands() {
 
     // The known gap passes only as that gap: an error in its place fails the gate…
     let mut changed = results.clone();
-    let w = changed.iter_mut().find(|r| r.client == Client::Browser(Browser::Webkit)).unwrap();
+    let w = changed.scenarios.iter_mut().find(|r| r.client == Client::Browser(Browser::Webkit)).unwrap();
     w.status = Status::Error { reason: "WebDriver session failed".into() };
-    assert_eq!(gate(&golden, &changed, &[]).unwrap().outcome(), Outcome::Regressed);
+    assert_eq!(gate(&golden, &changed, &[], false).unwrap().outcome(), Outcome::Regressed);
     // …and a browser call that did not happen is incomplete evidence, never a pass.
     let mut missing = results.clone();
-    missing.retain(|r| !(r.client == Client::Browser(Browser::Firefox) && r.profile == "loss-random-5"));
-    assert_eq!(gate(&golden, &missing, &[]).unwrap().outcome(), Outcome::Incomplete);
+    missing.scenarios.retain(|r| !(r.client == Client::Browser(Browser::Firefox) && r.profile == "loss-random-5"));
+    assert_eq!(gate(&golden, &missing, &[], false).unwrap().outcome(), Outcome::Incomplete);
 }

@@ -146,7 +146,7 @@ fn gate_verdict_and_regressions_worst_first() {
             row("e/new", "*", Verdict::New),
         ],
     };
-    let gate = Gate { comparisons: BTreeMap::from([("sim".to_string(), comparison)]) };
+    let gate = Gate { comparisons: BTreeMap::from([("sim".to_string(), comparison)]), strict: false };
     let html = render(small_run(), None, Some(&gate), &[]);
     assert!(html.contains("FAIL"), "failing gate not shown");
     let (worst, slight) = (html.find("c/worst").unwrap(), html.find("b/slight").unwrap());
@@ -159,6 +159,7 @@ fn gate_verdict_and_regressions_worst_first() {
             "sim".to_string(),
             Comparison { rows: vec![row("a/ok", "uplink.stoi", Verdict::Pass)] },
         )]),
+        strict: false,
     };
     let html = render(small_run(), None, Some(&pass), &[]);
     assert!(html.contains("PASS") && !html.contains("FAIL"));

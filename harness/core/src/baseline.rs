@@ -25,6 +25,12 @@ pub struct Expected {
 /// Blessed results: scenario id → expectation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Baseline {
+    /// The harness and the caller's jitter buffer the scenarios were blessed with; a gate
+    /// against results of another buffer asks for a re-bless rather than listing what moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_buffer: Option<String>,
     pub scenarios: BTreeMap<String, Expected>,
 }
 
@@ -74,8 +80,14 @@ pub enum Verdict {
         expected: String,
         actual: String,
     },
-    /// In the results, not in the baseline: reported, not failed.
+    /// In the results, not in the baseline: reported, not failed (unless the gate is strict).
     New,
+    /// The results come from another jitter buffer than the one blessed: every number may have
+    /// moved for that reason alone, so the store needs a re-bless, not a list of regressions.
+    BufferChanged {
+        blessed: String,
+        results: String,
+    },
 }
 
 /// One row of a comparison.
@@ -95,7 +107,9 @@ pub struct Comparison {
 
 impl Comparison {
     pub fn regressions(&self) -> impl Iterator<Item = &Row> {
-        self.rows.iter().filter(|r| matches!(r.verdict, Verdict::Regressed { .. } | Verdict::StatusChanged { .. }))
+        self.rows.iter().filter(|r| {
+            matches!(r.verdict, Verdict::Regressed { .. } | Verdict::StatusChanged { .. } | Verdict::BufferChanged { .. })
+        })
     }
 
     pub fn missing(&self) -> impl Iterator<Item = &Row> {
@@ -147,8 +161,9 @@ pub fn metrics_of(r: &ScenarioResult) -> BTreeMap<String, (f64, bool)> {
 }
 
 impl Baseline {
-    /// A baseline blessing exactly these results.
-    pub fn bless(results: &[ScenarioResult]) -> Baseline {
+    /// A baseline blessing exactly these results, made with the caller's buffer
+    /// `jitter_buffer`.
+    pub fn bless(results: &[ScenarioResult], jitter_buffer: Option<String>) -> Baseline {
         let scenarios = results
             .iter()
             .map(|r| {
@@ -157,12 +172,33 @@ impl Baseline {
                 (r.id.clone(), Expected { status: status.into(), reason, metrics })
             })
             .collect();
-        Baseline { scenarios }
+        Baseline { harness_version: None, jitter_buffer, scenarios }
     }
 
-    /// Compares `results` against this baseline: every blessed scenario must be present with
-    /// its blessed status and every blessed metric within tolerance.
-    pub fn compare(&self, results: &[ScenarioResult], tolerances: &Tolerances) -> Comparison {
+    /// This baseline's expectations for the scenarios `ids` only: a suite that runs part of the
+    /// blessed matrix checks that part, while the store keeps covering the whole of it.
+    pub fn restricted_to<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Baseline {
+        let scenarios = ids
+            .into_iter()
+            .filter_map(|id| self.scenarios.get_key_value(id).map(|(k, v)| (k.clone(), v.clone())))
+            .collect();
+        Baseline { scenarios, ..self.clone() }
+    }
+
+    /// Compares `results`, made with the buffer `jitter_buffer`, against this baseline: when
+    /// the buffers differ that is the whole finding; otherwise every blessed scenario must be
+    /// present with its blessed status and every blessed metric within tolerance.
+    pub fn compare(&self, results: &[ScenarioResult], jitter_buffer: Option<&str>, tolerances: &Tolerances) -> Comparison {
+        if self.jitter_buffer.as_deref() != jitter_buffer {
+            let name = |v: Option<&str>| v.unwrap_or("before neteq-m156 (unnamed)").to_string();
+            return Comparison {
+                rows: vec![Row {
+                    scenario: "*".into(),
+                    metric: "jitter_buffer".into(),
+                    verdict: Verdict::BufferChanged { blessed: name(self.jitter_buffer.as_deref()), results: name(jitter_buffer) },
+                }],
+            };
+        }
         let by_id: BTreeMap<&str, &ScenarioResult> = results.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut rows = Vec::new();
         for (id, exp) in &self.scenarios {

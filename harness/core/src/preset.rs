@@ -67,9 +67,11 @@ impl Preset {
                 return Err(jb_err("delay_ms: expected a non-negative number of milliseconds"));
             }
             JitterBufferConfig::Adaptive { min_delay_ms, max_delay_ms, .. }
-                if !(min_delay_ms >= 0.0 && max_delay_ms >= min_delay_ms && max_delay_ms.is_finite()) =>
+                if !(min_delay_ms.is_finite()
+                    && min_delay_ms >= 0.0
+                    && max_delay_ms.is_none_or(|m| m.is_finite() && m >= min_delay_ms)) =>
             {
-                return Err(jb_err("expected 0 <= min_delay_ms <= max_delay_ms"));
+                return Err(jb_err("expected 0 <= min_delay_ms <= max_delay_ms (max_delay_ms may be left out)"));
             }
             _ => {}
         }

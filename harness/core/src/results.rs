@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::identity::{BackendKind, Client};
 
 /// Bumped when a field changes meaning or disappears; adding fields keeps the version.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: the jitter buffer follows NetEq, and its counters mean what getStats' do (delays booked
+/// when a packet is decoded, comfort noise not concealment); `jitter_buffer` names it.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Outcome of a scenario: ran, could not run here (with a reason), or failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,15 +29,25 @@ pub enum Status {
 
 /// `results.json`: every scenario of a run. Run metadata (dates, hosts) lives in `run.json`,
 /// so the same seed gives byte-identical results.
+/// Version 1 files read as well: they have no `jitter_buffer`, which says their buffer is not
+/// today's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results<S> {
     pub schema_version: u32,
+    /// The caller's jitter buffer these results were made with
+    /// ([`BUFFER_VERSION`](crate::jitter_buffer::BUFFER_VERSION)).
+    #[serde(default)]
+    pub jitter_buffer: Option<String>,
     pub scenarios: Vec<S>,
 }
 
 impl<S> Results<S> {
     pub fn new(scenarios: Vec<S>) -> Self {
-        Results { schema_version: SCHEMA_VERSION, scenarios }
+        Results {
+            schema_version: SCHEMA_VERSION,
+            jitter_buffer: Some(crate::jitter_buffer::BUFFER_VERSION.to_string()),
+            scenarios,
+        }
     }
 }
 

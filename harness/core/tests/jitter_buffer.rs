@@ -32,7 +32,10 @@ impl FrameDecoder for Fake {
         vec![0; FRAME]
     }
     fn decode_fec(&mut self, next: &[u8]) -> Result<Option<Vec<i16>>, CodecError> {
-        Ok((self.fec && next.len() > 2).then(|| vec![idx_of(next) as i16; FRAME]))
+        Ok(self.has_fec(next).then(|| vec![idx_of(next) as i16; FRAME]))
+    }
+    fn has_fec(&self, next: &[u8]) -> bool {
+        self.fec && next.len() > 2
     }
     fn is_comfort_noise(&self, p: &[u8]) -> bool {
         p.len() <= 2
@@ -159,8 +162,10 @@ fn sequence_and_timestamp_wrap_around() {
     assert_eq!(jb.stats().concealment_events, 0);
 }
 
+/// Comfort noise through DTX is neither loss nor concealment (NetEq counts codec comfort noise
+/// as generated noise).
 #[test]
-fn dtx_gaps_are_silent_not_loss() {
+fn dtx_gaps_are_comfort_noise_not_loss() {
     // Frames 0..20 speech, then 20 frames of DTX with one comfort-noise packet, then speech.
     let mut a = Vec::new();
     let mut seq = 0u16;
@@ -180,8 +185,7 @@ fn dtx_gaps_are_silent_not_loss() {
     }
     let (out, jb) = play(FIXED_60, false, a, 1500);
     let s = jb.stats();
-    assert_eq!(s.concealment_events, 0, "{s:?}");
-    assert_eq!(s.silent_concealed_samples, 19 * FRAME as u64);
+    assert_eq!((s.concealment_events, s.concealed_samples, s.silent_concealed_samples), (0, 0, 0), "{s:?}");
     assert_eq!(played(&out)[..20], (1..=20).collect::<Vec<i16>>()[..]);
     assert!(out.contains(&41));
 }
@@ -211,7 +215,8 @@ fn ssrc_change_resets_and_continues() {
 }
 
 /// High jitter: a bigger fixed buffer loses fewer packets late; an adaptive buffer grows its
-/// target and time-stretches to get there.
+/// target and time-stretches to get there, the aggressive strategy further than the
+/// conservative one.
 #[test]
 fn bigger_buffers_lose_fewer_packets_late() {
     // Deterministic pseudo-jitter: 0–150 ms, spiky.
@@ -221,21 +226,22 @@ fn bigger_buffers_lose_fewer_packets_late() {
     let big = late(JitterBufferConfig::Fixed { delay_ms: 200.0 });
     assert!(big < small, "fixed 200 ms lost {big} late vs fixed 40 ms {small}");
 
-    let adaptive = |s| JitterBufferConfig::Adaptive { strategy: s, min_delay_ms: 0.0, max_delay_ms: 1000.0 };
+    let adaptive = |s| JitterBufferConfig::Adaptive { strategy: s, min_delay_ms: 0.0, max_delay_ms: None };
     let (_, jb) = play(adaptive(Strategy::Aggressive), false, stream(500, 0, 0, jitter), 11_000);
     assert!(jb.target_delay_ms() > 100.0, "target {}", jb.target_delay_ms());
     let s = *jb.stats();
     assert!(s.inserted_samples_for_deceleration > 0, "{s:?}");
-    let conservative =
-        play(adaptive(Strategy::Conservative), false, stream(500, 0, 0, jitter), 11_000).1.stats().packets_late;
-    assert!(s.packets_late < conservative, "aggressive {} vs conservative {conservative}", s.packets_late);
+    let (_, c) = play(adaptive(Strategy::Conservative), false, stream(500, 0, 0, jitter), 11_000);
+    // The aggressive strategy's higher quantile and longer memory hold more delay.
+    assert!(c.target_delay_ms() < jb.target_delay_ms(), "conservative {} vs aggressive {}", c.target_delay_ms(), jb.target_delay_ms());
+    assert!(c.stats().mean_delay_ms() < s.mean_delay_ms(), "{:?} vs {:?}", c.stats().mean_delay_ms(), s.mean_delay_ms());
 }
 
 #[test]
 fn adaptive_buffer_accelerates_when_over_target() {
     // A 300 ms burst of delay, then steady arrivals: the buffer holds too much and must shrink.
     let (_, jb) = play(
-        JitterBufferConfig::Adaptive { strategy: Strategy::Conservative, min_delay_ms: 0.0, max_delay_ms: 1000.0 },
+        JitterBufferConfig::Adaptive { strategy: Strategy::Conservative, min_delay_ms: 0.0, max_delay_ms: None },
         false,
         stream(400, 0, 0, |i| Some(if i < 10 { 300 - 20 * u64::from(i) } else { 100 })),
         9000,

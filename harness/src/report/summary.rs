@@ -56,18 +56,23 @@ pub(super) fn render(out: &mut String, results: &[ScenarioResult], gate: Option<
         Outcome::Regressed => ("fail", "FAIL — regressed"),
         Outcome::Incomplete => ("fail", "FAIL — incomplete (blessed scenarios missing)"),
     };
+    if let Some(why) = gate.rebless() {
+        let _ = writeln!(out, "<p><span class=\"badge {class}\">{word}</span> {}</p>", esc(&why));
+        return;
+    }
     let rows = || gate.comparisons.iter().flat_map(|(b, c)| c.rows.iter().map(move |r| (b.as_str(), r)));
     let count = |f: fn(&Verdict) -> bool| rows().filter(|(_, r)| f(&r.verdict)).count();
     let _ = writeln!(
         out,
         "<p><span class=\"badge {class}\">{word}</span> {} checks: {} pass, {} regressed, {} status changed, \
-         {} missing; {} new (not in the baseline, not failed).</p>",
+         {} missing; {} new (not in the baseline{}).</p>",
         rows().filter(|(_, r)| r.verdict != Verdict::New).count(),
         count(|v| *v == Verdict::Pass),
         count(|v| matches!(v, Verdict::Regressed { .. })),
         count(|v| matches!(v, Verdict::StatusChanged { .. })),
         count(|v| *v == Verdict::Missing),
         count(|v| *v == Verdict::New),
+        if gate.strict { ", failed: strict" } else { ", not failed" },
     );
 
     // Regressions, worst first: status changes, then by distance over tolerance.

@@ -23,17 +23,40 @@ pub struct DirectionInputs<'a> {
     pub stats: JitterBufferStats,
 }
 
-pub fn direction(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::MetricError> {
-    let (reference, degraded) = (to_f32(i.reference), to_f32(i.degraded));
+/// What a listener heard against what was said, both 48 kHz from the same time zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intelligibility {
+    pub stoi: f64,
+    pub estoi: f64,
+    /// Median and 95th percentile of the block-wise lag of `degraded` behind `reference`.
+    pub lag_ms: f64,
+    pub lag_p95_ms: f64,
+}
+
+/// STOI/ESTOI on the block-wise re-timed signal, and the lag (mouth-to-ear when both start at
+/// the call's zero).
+pub fn intelligibility(reference: &[i16], degraded: &[i16]) -> Result<Intelligibility, metrics::MetricError> {
+    let (reference, degraded) = (to_f32(reference), to_f32(degraded));
     let a = alignment::align_blockwise(&reference, &degraded, 48_000, MAX_DELAY_S)?;
     let scores = stoi::Stoi::new(48_000)?.scores(&a.reference, &a.degraded)?;
-    let mouth_to_ear_ms = a.delay_percentile_ms(0.5).unwrap_or(f64::NAN);
-    let mouth_to_ear_p95_ms = a.delay_percentile_ms(0.95).unwrap_or(f64::NAN);
+    Ok(Intelligibility {
+        stoi: scores.stoi,
+        estoi: scores.estoi,
+        lag_ms: a.delay_percentile_ms(0.5).unwrap_or(f64::NAN),
+        lag_p95_ms: a.delay_percentile_ms(0.95).unwrap_or(f64::NAN),
+    })
+}
+
+pub fn direction(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::MetricError> {
+    let h = intelligibility(i.reference, i.degraded)?;
+    let (mouth_to_ear_ms, mouth_to_ear_p95_ms) = (h.lag_ms, h.lag_p95_ms);
 
     let frame_ms = f64::from(i.settings.frame_ms.millis());
+    // An adaptive buffer's minimum delay is a target it steers to, not a floor: like NetEq it
+    // plays below it when a talkspurt starts after DTX or playout resumes after an underrun.
     let buffer_floor_ms = match *i.jitter_buffer {
         JitterBufferConfig::Fixed { delay_ms } => delay_ms,
-        JitterBufferConfig::Adaptive { min_delay_ms, .. } => min_delay_ms,
+        JitterBufferConfig::Adaptive { .. } => 0.0,
     };
     let delay_floor_ms = frame_ms + i.codec_delay_ms + buffer_floor_ms + i.base_delay_ms;
 
@@ -50,8 +73,8 @@ pub fn direction(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::Met
     );
     let r_factor = emodel::r_factor(&input);
     Ok(DirectionResult {
-        stoi: scores.stoi,
-        estoi: scores.estoi,
+        stoi: h.stoi,
+        estoi: h.estoi,
         mouth_to_ear_ms,
         mouth_to_ear_p95_ms,
         delay_floor_ms,

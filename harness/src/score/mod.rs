@@ -8,5 +8,5 @@ mod files;
 pub mod two_sided;
 pub mod voice_to_voice;
 
-pub use direction::{DirectionInputs, direction};
+pub use direction::{DirectionInputs, Intelligibility, direction, intelligibility};
 pub use files::{Score, files};

@@ -150,7 +150,7 @@ pub(crate) fn play(
     let codec = &s.preset.codec;
     let last = arrivals.last().map(|a| a.at).into_iter().chain(sent.last().map(|p| p.at)).max().unwrap_or_default();
     let decoder = Decoder::new(codec)?;
-    Ok(receiver::receive(arrivals, s.preset.jitter_buffer, codec.rtp_clock_rate(), codec.fec, decoder, last + DRAIN))
+    Ok(receiver::receive(arrivals, s.preset.jitter_buffer, codec.rtp_clock_rate(), decoder, last + DRAIN))
 }
 
 /// Scores what was played in one direction against the clip.

@@ -34,12 +34,11 @@ pub fn receive(
     arrivals: &[Arrival],
     config: JitterBufferConfig,
     clock_rate: u32,
-    fec: bool,
     decoder: Decoder,
     until: Timestamp,
 ) -> Received {
     let codec_delay_ms = decoder.algorithmic_delay_samples() as f64 * 1e3 / f64::from(OUTPUT_RATE);
-    let mut jb = JitterBuffer::new(config, clock_rate, decoder).expect_fec(fec);
+    let mut jb = JitterBuffer::new(config, clock_rate, decoder);
     let ticks = until.as_nanos().div_ceil(10_000_000);
     let mut pcm = Vec::with_capacity(ticks as usize * BLOCK);
     let mut next = 0;
@@ -49,11 +48,13 @@ pub fn receive(
         let now = Timestamp::from_millis(tick * 10);
         if (tick * 10).is_multiple_of(TIMELINE_STEP_MS) {
             let c = jb.stats().concealed_samples;
+            let step_samples = TIMELINE_STEP_MS as f64 * 48.0;
             timeline.push(JbPoint {
                 t_ms: tick * 10,
                 target_ms: jb.target_delay_ms(),
                 level_ms: jb.buffer_level_ms(),
-                concealed: (c - concealed_at_step) as f64 / (TIMELINE_STEP_MS as f64 * 48.0),
+                concealed: (c - concealed_at_step) as f64 / step_samples,
+                stretched: jb.take_stretched() as f64 / step_samples,
             });
             concealed_at_step = c;
         }

@@ -325,6 +325,11 @@ impl Decoder {
         }
     }
 
+    /// Whether this decodes Opus (the codec with in-band FEC and DTX).
+    pub fn is_opus(&self) -> bool {
+        matches!(self.kind, DecoderKind::Opus(_))
+    }
+
     /// One frame of packet loss concealment: libopus PLC, or the G.711 concealment of
     /// [`g711_plc`].
     pub fn conceal(&mut self) -> Vec<i16> {

@@ -1,100 +1,155 @@
-//! NetEq-style delay manager: the target playout delay as a quantile of the relative arrival
-//! delay, tracked in a histogram with exponential forgetting.
+//! The target playout delay (libwebrtc `neteq/delay_manager.cc`, `DelayManager::Update`): the
+//! larger of the underrun optimizer's delay (80 ms until its first update) and the reorder
+//! optimizer's, then clamped by the minimum and maximum delays and the buffer's capacity
+//! (`neteq/delay_constraints.cc`, `DelayConstraints::Clamp`).
 
 use serde::{Deserialize, Serialize};
 
-/// How eagerly an adaptive buffer trades latency for fewer late losses.
+use super::reorder_optimizer::ReorderOptimizer;
+use super::underrun_optimizer::UnderrunOptimizer;
+
+/// How eagerly an adaptive buffer trades latency for fewer late losses. Each is a set of
+/// NetEq's delay-manager parameters; the time-stretching and concealment rules are the same
+/// for all three, so what differs is only the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
-    /// Keeps latency low: 90th percentile, quick to shrink.
+    /// Latency first: a lower quantile, shorter memory, cheap reorder losses, 200 ms cap.
     Conservative,
-    /// NetEq's defaults: 95th percentile, forget factor 0.983.
+    /// NetEq's defaults, as Chromium runs them: the one to compare with a browser.
     Balanced,
-    /// Rides out jitter: 99th percentile, long memory, 20 ms of margin.
+    /// Resilience first: a higher quantile, long memory, dear reorder losses, 120 ms start.
     Aggressive,
 }
 
+/// NetEq's `DelayManager::Config` knobs for a strategy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DelayParams {
+    /// Quantile of the per-interval maximum delays (NetEq `quantile`, default 0.95).
+    pub quantile: f64,
+    /// Per histogram update (NetEq `forget_factor`, default 0.983).
+    pub forget_factor: f64,
+    /// NetEq `start_forget_weight`, default 2.
+    pub start_forget_weight: f64,
+    /// NetEq `resample_interval_ms`, default 500.
+    pub resample_interval_ms: i32,
+    /// NetEq `reorder_forget_factor`, default 0.9993 (per packet).
+    pub reorder_forget_factor: f64,
+    /// NetEq `ms_per_loss_percent`, default 20.
+    pub ms_per_loss_percent: i64,
+    /// Target before the first histogram update (NetEq `kStartDelayMs`, 80 ms).
+    pub start_delay_ms: i32,
+    /// A ceiling on the target; `None` leaves only the capacity cap.
+    pub max_delay_ms: Option<i32>,
+}
+
 impl Strategy {
-    fn quantile(self) -> f64 {
+    /// Balanced is NetEq's configuration exactly; the other two move the target knobs only
+    /// (docs/neteq-port.md, section 8).
+    pub fn params(self) -> DelayParams {
+        let balanced = DelayParams {
+            quantile: 0.95,
+            forget_factor: 0.983,
+            start_forget_weight: 2.0,
+            resample_interval_ms: 500,
+            reorder_forget_factor: 0.9993,
+            ms_per_loss_percent: 20,
+            start_delay_ms: 80,
+            max_delay_ms: None,
+        };
         match self {
-            Strategy::Conservative => 0.90,
-            Strategy::Balanced => 0.95,
-            Strategy::Aggressive => 0.99,
-        }
-    }
-
-    fn forget_factor(self) -> f64 {
-        match self {
-            Strategy::Conservative => 0.98,
-            Strategy::Balanced => 0.983,
-            Strategy::Aggressive => 0.9993,
-        }
-    }
-
-    fn margin_ms(self) -> f64 {
-        match self {
-            Strategy::Aggressive => 20.0,
-            _ => 0.0,
+            Strategy::Balanced => balanced,
+            Strategy::Conservative => DelayParams {
+                quantile: 0.90,
+                forget_factor: 0.97,
+                ms_per_loss_percent: 10,
+                start_delay_ms: 40,
+                max_delay_ms: Some(200),
+                ..balanced
+            },
+            Strategy::Aggressive => DelayParams {
+                quantile: 0.98,
+                forget_factor: 0.993,
+                ms_per_loss_percent: 40,
+                start_delay_ms: 120,
+                ..balanced
+            },
         }
     }
 }
 
-const BUCKET_MS: f64 = 5.0;
-const BUCKETS: usize = 400; // up to 2 s of relative delay
-/// Relative delay is measured against the fastest packet of this window (NetEq uses 2 s).
-const WINDOW_MS: f64 = 2000.0;
+/// Packets a buffer holds before it flushes (NetEq's `max_packets_in_buffer`, Chromium 200).
+pub const MAX_PACKETS: usize = 200;
 
-/// Tracks relative delay and yields the target buffer level.
 #[derive(Debug, Clone)]
 pub struct DelayManager {
-    strategy: Strategy,
-    histogram: Vec<f64>,
-    /// (arrival ms, transit ms) of recent packets, for the windowed minimum transit.
-    recent: std::collections::VecDeque<(f64, f64)>,
-    packets: u64,
+    params: DelayParams,
+    underrun: UnderrunOptimizer,
+    reorder: ReorderOptimizer,
+    target_ms: i32,
+    /// The floor (`min_delay_ms`: NetEq's base minimum delay) and the ceiling, ms.
+    min_delay_ms: i32,
+    max_delay_ms: Option<i32>,
+    packet_ms: Option<i32>,
 }
 
 impl DelayManager {
-    pub fn new(strategy: Strategy) -> Self {
-        DelayManager { strategy, histogram: vec![0.0; BUCKETS], recent: Default::default(), packets: 0 }
+    pub fn new(strategy: Strategy, min_delay_ms: f64, max_delay_ms: Option<f64>) -> Self {
+        let p = strategy.params();
+        DelayManager {
+            underrun: UnderrunOptimizer::new(
+                p.quantile,
+                p.forget_factor,
+                p.start_forget_weight,
+                Some(p.resample_interval_ms),
+            ),
+            reorder: ReorderOptimizer::new(p.reorder_forget_factor, p.start_forget_weight, p.ms_per_loss_percent),
+            target_ms: p.start_delay_ms,
+            min_delay_ms: min_delay_ms.max(0.0) as i32,
+            max_delay_ms: max_delay_ms.map(|m| m as i32).or(p.max_delay_ms).filter(|&m| m > 0),
+            packet_ms: None,
+            params: p,
+        }
     }
 
-    /// Records a packet that arrived at `arrival_ms` carrying media time `media_ms`.
-    pub fn update(&mut self, arrival_ms: f64, media_ms: f64) {
-        let transit = arrival_ms - media_ms;
-        while self.recent.front().is_some_and(|&(a, _)| a < arrival_ms - WINDOW_MS) {
-            self.recent.pop_front();
+    /// One packet's arrival delay, whether it was reordered, at `tick`.
+    pub fn update(&mut self, delay_ms: i32, reordered: bool, tick: u64) {
+        if !reordered {
+            self.underrun.update(delay_ms, tick);
         }
-        self.recent.push_back((arrival_ms, transit));
-        let fastest = self.recent.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
-        let relative = (transit - fastest).max(0.0);
-        let bucket = ((relative / BUCKET_MS) as usize).min(BUCKETS - 1);
-        // Early on, forget faster so the first packets do not dominate (NetEq's start weight).
-        self.packets += 1;
-        let ff = self.strategy.forget_factor().min(1.0 - 1.0 / (self.packets as f64 + 1.0));
-        for h in &mut self.histogram {
-            *h *= ff;
-        }
-        self.histogram[bucket] += 1.0 - ff;
+        self.target_ms = self.underrun.optimal_ms().unwrap_or(self.params.start_delay_ms);
+        self.reorder.update(delay_ms, reordered, self.target_ms);
+        self.target_ms = self.target_ms.max(self.reorder.optimal_ms().unwrap_or(0));
     }
 
-    /// Target delay in milliseconds for frames of `frame_ms`: the quantile of relative delay,
-    /// plus one frame (a whole frame must be buffered), plus the strategy's margin.
-    pub fn target_ms(&self, frame_ms: f64) -> f64 {
-        let total: f64 = self.histogram.iter().sum();
-        let mut q = 0.0;
-        if total > 0.0 {
-            let mut acc = 0.0;
-            for (i, h) in self.histogram.iter().enumerate() {
-                acc += h / total;
-                if acc >= self.strategy.quantile() {
-                    q = (i + 1) as f64 * BUCKET_MS;
-                    break;
-                }
-            }
+    /// The packets' length, which bounds how much the buffer can hold.
+    pub fn set_packet_ms(&mut self, ms: i32) {
+        self.packet_ms = (ms > 0).then_some(ms);
+    }
+
+    /// The delay manager's own target, before any limit (`UnlimitedTargetLevelMs`).
+    pub fn unlimited_target_ms(&self) -> i32 {
+        self.target_ms
+    }
+
+    /// The target after the limits (`TargetLevelMs` = `DelayConstraints::Clamp`).
+    pub fn target_ms(&self) -> i32 {
+        let capacity = self.packet_ms.map(|p| 3 * MAX_PACKETS as i32 * p / 4);
+        let upper = self.max_delay_ms.unwrap_or(10_000).min(capacity.unwrap_or(10_000));
+        let mut t = self.target_ms.max(self.min_delay_ms.clamp(0, upper));
+        if let Some(max) = self.max_delay_ms {
+            t = t.min(max);
         }
-        q + frame_ms + self.strategy.margin_ms()
+        if let Some(cap) = capacity {
+            t = t.min(cap);
+        }
+        t
+    }
+
+    pub fn reset(&mut self) {
+        self.underrun.reset();
+        self.reorder.reset();
+        self.target_ms = self.params.start_delay_ms;
     }
 }
 
@@ -102,29 +157,41 @@ impl DelayManager {
 mod tests {
     use super::*;
 
+    /// `DelayManager::Update`: 80 ms until the underrun optimizer's first update, then the
+    /// larger of the two optimizers; a reordered packet never reaches the underrun histogram.
     #[test]
-    fn steady_arrivals_target_one_frame() {
-        let mut dm = DelayManager::new(Strategy::Balanced);
-        for i in 0..500 {
-            dm.update(i as f64 * 20.0 + 30.0, i as f64 * 20.0);
+    fn combination_of_the_two_optimizers() {
+        let mut dm = DelayManager::new(Strategy::Balanced, 0.0, None);
+        dm.update(0, false, 0);
+        assert_eq!(dm.unlimited_target_ms(), 80);
+        for tick in (2..=52).step_by(2) {
+            dm.update(0, false, tick);
         }
-        assert_eq!(dm.target_ms(20.0), 25.0); // one 5 ms bucket of rounding + one frame
+        assert_eq!(dm.unlimited_target_ms(), 20);
+        // Heavy reordering at 100 ms: the reorder optimizer asks for more than the underrun one.
+        for tick in (54..600).step_by(2) {
+            dm.update(100, true, tick);
+        }
+        assert_eq!(dm.unlimited_target_ms(), 120, "reordered packets count only in the reorder histogram");
+        dm.reset();
+        assert_eq!(dm.unlimited_target_ms(), 80);
     }
 
+    /// `DelayConstraints::Clamp`: minimum, maximum and ¾ of the buffer's capacity.
     #[test]
-    fn jitter_raises_target_and_aggressive_exceeds_conservative() {
-        let mut targets = Vec::new();
-        for s in [Strategy::Conservative, Strategy::Balanced, Strategy::Aggressive] {
-            let mut dm = DelayManager::new(s);
-            for i in 0..3000 {
-                // Every 10th packet 60 ms late, others 0–9 ms late.
-                let extra = if i % 10 == 0 { 60.0 } else { (i % 7) as f64 };
-                dm.update(i as f64 * 20.0 + 30.0 + extra, i as f64 * 20.0);
-            }
-            targets.push(dm.target_ms(20.0));
-        }
-        assert!(targets[0] < targets[1] || targets[0] < targets[2], "{targets:?}");
-        assert!(targets[2] >= 80.0, "{targets:?}");
-        assert!(targets[0] <= 35.0, "{targets:?}");
+    fn constraints() {
+        let mut dm = DelayManager::new(Strategy::Balanced, 0.0, None);
+        dm.set_packet_ms(20);
+        dm.target_ms = 5000;
+        assert_eq!(dm.target_ms(), 3000, "3/4 of 200 packets of 20 ms");
+        let mut floor = DelayManager::new(Strategy::Balanced, 150.0, None);
+        floor.target_ms = 80;
+        assert_eq!(floor.target_ms(), 150);
+        let mut ceiling = DelayManager::new(Strategy::Balanced, 0.0, Some(100.0));
+        ceiling.target_ms = 120;
+        assert_eq!(ceiling.target_ms(), 100);
+        let mut both = DelayManager::new(Strategy::Balanced, 5000.0, Some(1000.0));
+        both.target_ms = 80;
+        assert_eq!(both.target_ms(), 1000, "the floor is clamped to the ceiling");
     }
 }

@@ -1,44 +1,65 @@
-//! The jitter buffer: one implementation for the simulator, the live agent and the native client.
+//! The jitter buffer: one implementation for the simulator, the live agent and the native
+//! client, a port of the behaviour of libwebrtc's NetEq as Chromium ships it
+//! (docs/neteq-port.md names the revision and the source of every rule).
 //!
-//! Sans-I/O like the rest of the core: `insert` is told when a packet arrived, `pull` is told
-//! when 10 ms of audio must be played. In the style of NetEq it keeps packets by timestamp,
-//! decodes in order, conceals (PLC) what is missing, recovers a lost frame from the next
-//! packet's in-band FEC when that packet is already here, plays comfort noise through DTX gaps,
-//! counts late packets, and — in adaptive mode — steers the buffer level towards a target delay
-//! from the [`DelayManager`] by removing (accelerate) or repeating (preemptive expand) one pitch
-//! period. Counters follow WebRTC getStats names.
+//! Sans-I/O like the rest of the core: `insert` is told a packet arrived, `pull` is told 10 ms
+//! of audio must be played (one NetEq tick; NetEq counts time in these ticks, and so does this
+//! buffer). Each tick the [`decision`] controller picks an operation from where playout stands
+//! against the target delay of the [`delay_manager`] and the window of arrival delays:
+//! play on, accelerate or preemptively expand by one pitch period when the periods correlate
+//! ([`time_stretch`]), conceal while a packet is missing without moving the timeline, move past
+//! a gap once the concealment covers it, recover a lost frame from the next packet's in-band
+//! FEC, or play comfort noise through DTX. Counters follow WebRTC getStats names and NetEq's
+//! rules for when each moves.
+//!
+//! Concealment is the codec's own (libopus PLC, G.711 Appendix I): Chromium conceals Opus with
+//! NetEq's Expand (pitch repetition and noise), which is not ported; the calibration against
+//! Chromium therefore compares intelligibility only where nothing is lost.
+//!
+//! The fixed mode is not NetEq: every packet plays `delay_ms` after the first one arrived
+//! (plus its media time), with no time-stretching; what is later is lost.
 
+mod arrival_history;
+pub mod decision;
 mod delay_manager;
+mod histogram;
+mod level_filter;
+mod reorder_optimizer;
 mod stats;
-mod time_stretch;
+pub mod time_stretch;
+mod underrun_optimizer;
 mod unwrap;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-pub use delay_manager::{DelayManager, Strategy};
+pub use delay_manager::{DelayManager, DelayParams, MAX_PACKETS, Strategy};
 pub use stats::{JbPoint, JitterBufferStats, TIMELINE_STEP_MS};
-pub use time_stretch::{accelerate, preemptive_expand};
 pub use unwrap::{SeqUnwrapper, TimestampUnwrapper, Unwrapper};
 
 use crate::codec::{CodecError, Decoder};
 use crate::time::Timestamp;
+use decision::{Controller, Mode, NextPacket, Operation, Status};
+use time_stretch::{DEFAULT_NOISE_ENERGY, INPUT, Stretch};
 
 /// Output rate of the buffer; RTP timestamps are scaled to it.
 pub const OUTPUT_RATE: u32 = 48_000;
 /// Samples per `pull`: 10 ms, as NetEq's GetAudio.
 pub const BLOCK: usize = 480;
-/// Packets kept at most; beyond this the oldest are discarded (counted).
-const MAX_PACKETS: usize = 500;
+/// Which version of the buffer's behaviour results were made with: bumped whenever a change
+/// moves what the buffer does, so stores can say "re-bless" instead of listing regressions.
+pub const BUFFER_VERSION: &str = "neteq-m156-1";
 
 /// What the buffer needs from a codec.
 pub trait FrameDecoder {
     fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, CodecError>;
-    /// One frame of packet-loss concealment.
+    /// One frame of packet-loss concealment (or, after DTX, of comfort noise).
     fn conceal(&mut self) -> Vec<i16>;
     /// The frame before `next_payload`, from its in-band FEC; `None` when it carries none.
     fn decode_fec(&mut self, next_payload: &[u8]) -> Result<Option<Vec<i16>>, CodecError>;
+    /// Whether `payload` carries in-band FEC for the frame before it.
+    fn has_fec(&self, payload: &[u8]) -> bool;
     /// True for comfort-noise/DTX payloads (silence follows, not loss).
     fn is_comfort_noise(&self, payload: &[u8]) -> bool;
 }
@@ -53,6 +74,9 @@ impl FrameDecoder for Decoder {
     fn decode_fec(&mut self, next_payload: &[u8]) -> Result<Option<Vec<i16>>, CodecError> {
         Decoder::decode_fec(self, next_payload)
     }
+    fn has_fec(&self, payload: &[u8]) -> bool {
+        self.is_opus() && crate::codec::opus::packet_has_lbrr(payload)
+    }
     fn is_comfort_noise(&self, payload: &[u8]) -> bool {
         // Opus DTX frames carry only the TOC byte (and at most one more); G.711 has no DTX.
         payload.len() <= 2
@@ -66,33 +90,16 @@ pub enum JitterBufferConfig {
     /// Play every packet `delay_ms` after the first packet's arrival (plus its media time);
     /// no time-stretching. What is later than that is lost.
     Fixed { delay_ms: f64 },
-    /// Target delay from the delay manager, bounded; time-stretching steers towards it.
+    /// NetEq's adaptive buffer with a strategy's delay-manager parameters.
     Adaptive {
         strategy: Strategy,
+        /// A floor on the target (NetEq's base minimum delay), ms.
         #[serde(default)]
         min_delay_ms: f64,
-        #[serde(default = "default_max_delay_ms")]
-        max_delay_ms: f64,
+        /// A ceiling on the target, ms; unset leaves the strategy's, or only the capacity cap.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_delay_ms: Option<f64>,
     },
-}
-
-fn default_max_delay_ms() -> f64 {
-    1000.0
-}
-
-impl JitterBufferConfig {
-    /// Delay before the first packet is played.
-    fn start_delay_ms(&self) -> f64 {
-        match *self {
-            JitterBufferConfig::Fixed { delay_ms } => delay_ms,
-            // NetEq starts at 80 ms (kStartDelayMs); the strategies scale it.
-            JitterBufferConfig::Adaptive { strategy, min_delay_ms, .. } => min_delay_ms.max(match strategy {
-                Strategy::Conservative => 40.0,
-                Strategy::Balanced => 80.0,
-                Strategy::Aggressive => 120.0,
-            }),
-        }
-    }
 }
 
 /// RTP header fields the buffer uses.
@@ -113,35 +120,25 @@ pub enum Inserted {
     Late,
     /// A new SSRC: the buffer was reset first, then the packet stored.
     StoredAfterSsrcChange,
+    /// The buffer was full: it was flushed, then the packet stored.
+    StoredAfterFlush,
 }
 
 #[derive(Debug, Clone)]
 struct Packet {
     seq: u64,
     payload: Vec<u8>,
-    arrival: Timestamp,
+    /// The tick it arrived in.
+    tick: u64,
 }
 
-/// Why a frame is concealed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Gap {
-    /// The packet is lost (or too late): conceal it and move on.
-    Lost,
-    /// A DTX gap: comfort noise, not loss.
-    Silent,
-    /// The packet is late and may still come: conceal without moving the timeline (expand).
-    Waiting,
-}
-
+/// How playout is paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum State {
-    /// Nothing received yet.
-    Idle,
-    /// Received, waiting for the start delay.
-    Buffering {
-        first_arrival: Timestamp,
-    },
-    Playing,
+enum Schedule {
+    /// NetEq's controller decides every tick (it lives in `JitterBuffer::controller`).
+    Adaptive,
+    /// A fixed delay after the first packet's arrival.
+    Fixed { delay_ms: f64, first_arrival: Option<Timestamp> },
 }
 
 /// The jitter buffer with its decoder.
@@ -150,100 +147,126 @@ pub struct JitterBuffer<D> {
     config: JitterBufferConfig,
     scale: u64,
     decoder: D,
-    delay: Option<DelayManager>,
+    controller: Option<Controller>,
+    schedule: Schedule,
     ssrc: Option<u32>,
     seq_unwrap: SeqUnwrapper,
     ts_unwrap: TimestampUnwrapper,
     /// Stored packets by timestamp (in output samples).
     packets: BTreeMap<u64, Packet>,
-    state: State,
-    /// Timestamp of the next sample the decoder will produce.
+    /// `pull`s so far: NetEq's tick counter.
+    tick: u64,
+    started: bool,
+    /// Timestamp of the next sample to decode: the decoded audio's end.
     play_ts: u64,
-    last_seq: Option<u64>,
-    last_was_comfort_noise: bool,
-    in_concealment: bool,
-    frame_len: usize,
-    /// Decoded audio not yet played, with the arrival time of the packet it came from
-    /// (`None` for concealment) per run of samples.
+    /// Decoded audio not yet played, and the last samples played (stretches may analyse them).
     sync: VecDeque<i16>,
-    segments: VecDeque<(usize, Option<Timestamp>)>,
+    played_tail: VecDeque<i16>,
+    last_mode: Mode,
+    frame_len: usize,
+    last_seq: Option<u64>,
     /// Recently played sequence numbers, to tell duplicates from late packets.
     played: BTreeSet<u64>,
-    /// Hold one more frame so a lost frame's successor, carrying its FEC, is usually here.
-    fec_lookahead: bool,
-    /// Samples expanded while waiting for a late packet, not yet set against the timeline.
-    waited: u64,
+    /// The last decoded frame was comfort noise (DTX).
+    last_was_comfort_noise: bool,
+    /// The tick the current concealment or comfort noise began.
+    noise_since: Option<u64>,
+    /// RMS of the last decoded frame, and the concealment's gain against it.
+    last_rms: f64,
+    mute_factor: f64,
+    /// Per-sample energy of the background, for the time-stretch's speech detection.
+    noise_energy: Option<f64>,
+    /// NetEq books most counters only once decoded audio has been played.
+    decoded_played: bool,
+    in_concealment: bool,
     stats: JitterBufferStats,
+    /// Samples stretched since the last timeline point (for the report).
+    stretched_in_step: u64,
+}
+
+fn rms(x: &[i16]) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64).sqrt()
 }
 
 impl<D: FrameDecoder> JitterBuffer<D> {
     /// A buffer for a stream with RTP clock `clock_rate` (which must divide 48 kHz).
     pub fn new(config: JitterBufferConfig, clock_rate: u32, decoder: D) -> Self {
-        let delay = match config {
-            JitterBufferConfig::Adaptive { strategy, .. } => Some(DelayManager::new(strategy)),
-            JitterBufferConfig::Fixed { .. } => None,
+        let (controller, schedule) = match config {
+            JitterBufferConfig::Adaptive { strategy, min_delay_ms, max_delay_ms } => (
+                Some(Controller::new(OUTPUT_RATE, DelayManager::new(strategy, min_delay_ms, max_delay_ms))),
+                Schedule::Adaptive,
+            ),
+            JitterBufferConfig::Fixed { delay_ms } => (None, Schedule::Fixed { delay_ms, first_arrival: None }),
         };
         JitterBuffer {
             config,
             scale: u64::from(OUTPUT_RATE / clock_rate.clamp(1, OUTPUT_RATE)),
             decoder,
-            delay,
+            controller,
+            schedule,
             ssrc: None,
             seq_unwrap: SeqUnwrapper::default(),
             ts_unwrap: TimestampUnwrapper::default(),
             packets: BTreeMap::new(),
-            state: State::Idle,
+            tick: 0,
+            started: false,
             play_ts: 0,
-            last_seq: None,
-            last_was_comfort_noise: false,
-            in_concealment: false,
-            frame_len: 960,
             sync: VecDeque::new(),
-            segments: VecDeque::new(),
+            played_tail: VecDeque::new(),
+            last_mode: Mode::Normal,
+            frame_len: 960,
+            last_seq: None,
             played: BTreeSet::new(),
-            fec_lookahead: false,
-            waited: 0,
+            last_was_comfort_noise: false,
+            noise_since: None,
+            last_rms: 0.0,
+            mute_factor: 1.0,
+            noise_energy: None,
+            decoded_played: false,
+            in_concealment: false,
             stats: JitterBufferStats::default(),
+            stretched_in_step: 0,
         }
-    }
-
-    /// The stream carries in-band FEC (Opus `useinbandfec=1`): adaptive mode then targets one
-    /// extra frame, so that when a packet is missing the next one — whose FEC rebuilds it — is
-    /// usually already buffered. Without it FEC is rarely usable at small buffer levels.
-    pub fn expect_fec(mut self, fec: bool) -> Self {
-        self.fec_lookahead = fec;
-        self
     }
 
     pub fn stats(&self) -> &JitterBufferStats {
         &self.stats
     }
 
-    /// The current target delay in milliseconds.
+    pub fn config(&self) -> &JitterBufferConfig {
+        &self.config
+    }
+
+    /// The delay the buffer steers towards, ms.
     pub fn target_delay_ms(&self) -> f64 {
-        match (&self.config, &self.delay) {
-            (JitterBufferConfig::Adaptive { min_delay_ms, max_delay_ms, .. }, Some(dm)) => {
-                let fec = if self.fec_lookahead { self.frame_ms() } else { 0.0 };
-                (dm.target_ms(self.frame_ms()) + fec).clamp(*min_delay_ms, *max_delay_ms)
-            }
-            _ => self.config.start_delay_ms(),
+        match (&self.controller, self.schedule) {
+            (Some(c), _) => c.target_ms() as f64,
+            (None, Schedule::Fixed { delay_ms, .. }) => delay_ms,
+            (None, Schedule::Adaptive) => 0.0,
         }
     }
 
-    /// Audio buffered ahead of playout (decoded and not), in milliseconds.
+    /// The current delay the buffer holds, ms: the filtered packet level plus the decoded
+    /// audio not yet played (NetEq's `FilteredCurrentDelayMs`); for the fixed mode, the
+    /// packets' span plus that audio.
     pub fn buffer_level_ms(&self) -> f64 {
-        let span = match self.packets.last_key_value() {
-            Some((&ts, _)) if ts + self.frame_len as u64 > self.play_ts => ts + self.frame_len as u64 - self.play_ts,
-            _ => 0,
+        let khz = f64::from(OUTPUT_RATE / 1000);
+        let packets = match &self.controller {
+            Some(c) => c.filter.level() as f64,
+            None => self.span(self.tick).0 as f64,
         };
-        (self.sync.len() as u64 + span) as f64 * 1e3 / f64::from(OUTPUT_RATE)
+        (packets + self.sync.len() as f64) / khz
     }
 
-    fn frame_ms(&self) -> f64 {
-        self.frame_len as f64 * 1e3 / f64::from(OUTPUT_RATE)
+    /// Samples stretched (removed or added) since the last call; the report's timeline.
+    pub fn take_stretched(&mut self) -> u64 {
+        std::mem::take(&mut self.stretched_in_step)
     }
 
-    /// Stores a packet that arrived at `now`.
+    /// Stores a packet that arrived now.
     pub fn insert(&mut self, now: Timestamp, rtp: RtpInfo, payload: Vec<u8>) -> Inserted {
         let mut outcome = Inserted::Stored;
         if self.ssrc.is_some_and(|s| s != rtp.ssrc) {
@@ -259,22 +282,28 @@ impl<D: FrameDecoder> JitterBuffer<D> {
             self.stats.packets_duplicated += 1;
             return Inserted::Duplicate;
         }
-        // Late packets feed the delay manager too: they are the evidence that the target is
-        // too small (without them a buffer that fell behind would never grow again).
-        if let Some(dm) = self.delay.as_mut() {
-            dm.update(now.as_nanos() as f64 / 1e6, ts as f64 * 1e3 / f64::from(OUTPUT_RATE));
+        // Every packet is delay evidence, late ones most of all (NetEq's `PacketArrived`).
+        let length = self.frame_len as i64;
+        if let Some(c) = self.controller.as_mut() {
+            c.packet_arrived(ts as i64, length, self.tick);
         }
-        if self.state == State::Playing && ts < self.play_ts {
+        if self.started && ts < self.play_ts {
             self.stats.packets_late += 1;
             return Inserted::Late;
         }
         if self.packets.len() >= MAX_PACKETS {
-            self.packets.pop_first();
-            self.stats.packets_discarded += 1;
+            // NetEq flushes a full buffer and starts again at the newest packet.
+            self.stats.packets_discarded += self.packets.len() as u64;
+            self.packets.clear();
+            if let Some(c) = self.controller.as_mut() {
+                c.filter.set(0);
+            }
+            self.started = false;
+            outcome = Inserted::StoredAfterFlush;
         }
-        self.packets.insert(ts, Packet { seq, payload, arrival: now });
-        if self.state == State::Idle {
-            self.state = State::Buffering { first_arrival: now };
+        self.packets.insert(ts, Packet { seq, payload, tick: self.tick });
+        if let Schedule::Fixed { first_arrival: first @ None, .. } = &mut self.schedule {
+            *first = Some(now);
         }
         outcome
     }
@@ -288,9 +317,15 @@ impl<D: FrameDecoder> JitterBuffer<D> {
         self.last_seq = None;
         self.last_was_comfort_noise = false;
         self.in_concealment = false;
-        self.waited = 0;
-        // Audio already decoded still plays; the new stream starts after its start delay.
-        self.state = State::Idle;
+        self.noise_since = None;
+        self.started = false;
+        if let Some(c) = self.controller.as_mut() {
+            c.soft_reset(self.tick);
+        }
+        if let Schedule::Fixed { first_arrival, .. } = &mut self.schedule {
+            *first_arrival = None;
+        }
+        // Audio already decoded still plays; the new stream starts with its first packet.
     }
 
     /// Packets stored and not yet played.
@@ -298,62 +333,352 @@ impl<D: FrameDecoder> JitterBuffer<D> {
         self.packets.len()
     }
 
-    /// Ends the stream: returns the decoded audio not yet played (less than a frame), without
+    /// Ends the stream: returns the decoded audio not yet played (less than a tick), without
     /// concealing anything after it. For when the sender is known to have stopped.
-    pub fn flush(&mut self, now: Timestamp) -> Vec<i16> {
-        let n = self.sync.len();
+    pub fn flush(&mut self, _now: Timestamp) -> Vec<i16> {
         let out: Vec<i16> = self.sync.drain(..).collect();
-        self.account(now, n);
+        if self.decoded_played {
+            self.stats.total_samples_received += out.len() as u64;
+        }
         out
     }
 
     /// The next 10 ms of audio (480 samples at 48 kHz), to be played at `now`.
     pub fn pull(&mut self, now: Timestamp) -> Vec<i16> {
-        if let State::Buffering { first_arrival } = self.state {
-            let due = first_arrival + crate::time::millis_f64(self.config.start_delay_ms());
-            if now >= due {
-                self.state = State::Playing;
-                self.play_ts = self.packets.first_key_value().map_or(0, |(&ts, _)| ts);
-            }
+        self.tick += 1;
+        match self.schedule {
+            Schedule::Adaptive => self.tick_adaptive(),
+            Schedule::Fixed { delay_ms, first_arrival } => self.tick_fixed(now, delay_ms, first_arrival),
         }
-        if self.state == State::Playing {
-            while self.sync.len() < BLOCK {
-                self.produce();
-            }
-        }
-        if self.sync.is_empty() {
+        if self.sync.is_empty() && !self.started {
             return vec![0; BLOCK];
         }
         let n = BLOCK.min(self.sync.len());
         let mut out: Vec<i16> = self.sync.drain(..n).collect();
         out.resize(BLOCK, 0);
-        self.account(now, n);
+        if self.decoded_played {
+            self.stats.total_samples_received += BLOCK as u64;
+        }
+        self.played_tail.extend(&out);
+        while self.played_tail.len() > INPUT {
+            self.played_tail.pop_front();
+        }
         out
     }
 
-    /// Books `n` emitted samples against the segments they came from.
-    fn account(&mut self, now: Timestamp, mut n: usize) {
-        let target_s = self.target_delay_ms() / 1e3;
-        self.stats.total_samples_received += n as u64;
-        while n > 0 {
-            let Some((len, arrival)) = self.segments.front_mut() else { break };
-            let take = (*len).min(n);
-            if let Some(a) = *arrival {
-                self.stats.jitter_buffer_delay += now.saturating_since(a).as_secs_f64() * take as f64;
-                self.stats.jitter_buffer_target_delay += target_s * take as f64;
-                self.stats.jitter_buffer_emitted_count += take as u64;
+    /// The packets' span (oldest to newest plus the newest's duration) and the same with the
+    /// newest's waiting time instead, samples; a frame whose FEC is here counts as buffered.
+    fn span(&self, tick: u64) -> (i64, i64) {
+        let (Some((&first, _)), Some((&last, newest))) = (self.packets.first_key_value(), self.packets.last_key_value())
+        else {
+            return (0, 0);
+        };
+        let oldest = if self.fec_for(self.play_ts).is_some() { first.min(self.play_ts) } else { first };
+        let base = (last - oldest) as i64;
+        let waiting = (tick.saturating_sub(newest.tick) * BLOCK as u64) as i64;
+        (base + self.frame_len as i64, base + waiting)
+    }
+
+    /// The packet whose in-band FEC rebuilds the frame at `ts`, if it is here and carries one.
+    fn fec_for(&self, ts: u64) -> Option<u64> {
+        let next = ts + self.frame_len as u64;
+        (!self.packets.contains_key(&ts) && self.packets.get(&next).is_some_and(|p| self.decoder.has_fec(&p.payload)))
+            .then_some(next)
+    }
+
+    fn next_packet(&self) -> Option<NextPacket> {
+        if self.fec_for(self.play_ts).is_some() {
+            return Some(NextPacket { ts: self.play_ts as i64, dtx: false });
+        }
+        let (&ts, p) = self.packets.range(self.play_ts..).next()?;
+        Some(NextPacket { ts: ts as i64, dtx: self.decoder.is_comfort_noise(&p.payload) })
+    }
+
+    /// One NetEq tick: decide, then do it.
+    fn tick_adaptive(&mut self) {
+        if !self.started {
+            let Some((&first, _)) = self.packets.first_key_value() else { return };
+            self.started = true;
+            self.play_ts = first;
+        }
+        // Packets playout has passed: no longer playable.
+        while let Some(ts) = self.packets.first_key_value().map(|(&ts, _)| ts).filter(|&ts| ts < self.play_ts) {
+            self.packets.remove(&ts);
+            self.stats.packets_discarded += 1;
+        }
+        if !matches!(self.last_mode, Mode::Expand | Mode::CodecCng) {
+            self.noise_since = None;
+        }
+        let (span, span_wait) = self.span(self.tick);
+        let next = self.next_packet();
+        let status = Status {
+            target_ts: self.play_ts as i64,
+            sync_samples: self.sync.len() as i64,
+            last_mode: self.last_mode,
+            next,
+            span_samples: span,
+            span_wait_samples: span_wait,
+            dtx_in_buffer: self.packets.values().any(|p| self.decoder.is_comfort_noise(&p.payload)),
+            mute_factor: self.mute_factor,
+            generated_noise: self.noise_since.map_or(0, |t| ((self.tick - t) * BLOCK as u64) as i64),
+        };
+        let controller = self.controller.as_mut().expect("adaptive mode has a controller");
+        let mut op = controller.decide(&status, self.tick);
+        let stretch = matches!(op, Operation::Merge | Operation::Accelerate | Operation::FastAccelerate | Operation::PreemptiveExpand);
+        if next.is_some_and(|n| n.dtx) && stretch {
+            op = Operation::Normal;
+        }
+        let left = self.sync.len();
+        let stretch = matches!(op, Operation::Merge | Operation::Accelerate | Operation::FastAccelerate | Operation::PreemptiveExpand);
+        if left >= BLOCK && !stretch {
+            return; // play what is already decoded; the mode stays
+        }
+        match op {
+            Operation::Normal => self.normal(next),
+            Operation::Merge => {
+                if let Some(n) = next {
+                    self.play_ts = n.ts as u64;
+                }
+                self.extract(1);
+                self.last_mode = Mode::Merge;
             }
-            *len -= take;
-            n -= take;
-            if *len == 0 {
-                self.segments.pop_front();
+            Operation::Expand => self.expand(),
+            Operation::CodecCng => self.comfort_noise(),
+            Operation::Accelerate | Operation::FastAccelerate => self.accelerate(left),
+            Operation::PreemptiveExpand => self.preemptive_expand(left),
+            Operation::Undefined => {
+                if let Some(n) = next {
+                    self.play_ts = n.ts as u64;
+                }
+                let tick = self.tick;
+                if let Some(c) = self.controller.as_mut() {
+                    c.soft_reset(tick);
+                }
+                self.normal(next);
             }
+        }
+        // Whatever the operation, a tick's worth must be ready (a decode that failed conceals).
+        while self.sync.len() < BLOCK {
+            self.expand();
         }
     }
 
-    fn push(&mut self, pcm: Vec<i16>, arrival: Option<Timestamp>) {
-        self.segments.push_back((pcm.len(), arrival));
+    /// Decodes the expected packet (or jumps to the next one after comfort noise).
+    fn normal(&mut self, next: Option<NextPacket>) {
+        if let Some(n) = next
+            && n.ts as u64 != self.play_ts
+        {
+            // After comfort noise the next packet is played at once, without a merge.
+            self.play_ts = n.ts as u64;
+        }
+        if self.extract(1) == 0 {
+            self.expand();
+        }
+    }
+
+    /// Decodes expected packets (or their FEC) until `min` samples are in hand; returns how
+    /// many were decoded. Books NetEq's delay counters per packet taken out of the buffer.
+    fn extract(&mut self, min: usize) -> usize {
+        let mut got = 0;
+        while got < min {
+            let (pcm, waited_ticks, comfort) = if let Some(p) = self.packets.remove(&self.play_ts) {
+                self.mark_played(p.seq);
+                let comfort = self.decoder.is_comfort_noise(&p.payload);
+                match self.decoder.decode(&p.payload) {
+                    Ok(pcm) => (pcm, self.tick - p.tick, comfort),
+                    Err(_) => {
+                        self.stats.decode_errors += 1;
+                        break;
+                    }
+                }
+            } else if let Some(next) = self.fec_for(self.play_ts) {
+                let (payload, tick) = (self.packets[&next].payload.clone(), self.packets[&next].tick);
+                match self.decoder.decode_fec(&payload) {
+                    Ok(Some(pcm)) => {
+                        self.stats.fec_recovered += 1;
+                        (pcm, self.tick - tick, false)
+                    }
+                    _ => break,
+                }
+            } else {
+                break;
+            };
+            let n = pcm.len();
+            if n == 0 {
+                break;
+            }
+            self.book_extraction(n, waited_ticks);
+            self.frame_len = n;
+            self.play_ts += n as u64;
+            got += n;
+            if comfort {
+                self.last_mode = Mode::CodecCng;
+                self.noise_since.get_or_insert(self.tick);
+            } else {
+                self.decoded_played = true;
+                self.last_rms = rms(&pcm);
+                self.learn_noise(&pcm);
+                self.last_mode = Mode::Normal;
+                self.mute_factor = 1.0;
+                self.in_concealment = false;
+            }
+            self.last_was_comfort_noise = comfort;
+            self.sync.extend(pcm);
+        }
+        got
+    }
+
+    /// NetEq books these when a packet is taken out for decoding (`ExtractPackets`).
+    fn book_extraction(&mut self, duration: usize, waited_ticks: u64) {
+        let d = duration as f64;
+        let (target, minimum) = match &self.controller {
+            Some(c) => (c.target_ms() as f64, f64::from(c.delay.unlimited_target_ms())),
+            None => (self.target_delay_ms(), self.target_delay_ms()),
+        };
+        self.stats.jitter_buffer_delay += waited_ticks as f64 * 0.010 * d;
+        self.stats.jitter_buffer_target_delay += target / 1e3 * d;
+        self.stats.jitter_buffer_minimum_delay += minimum / 1e3 * d;
+        self.stats.jitter_buffer_emitted_count += duration as u64;
+    }
+
+    /// A rough background-noise energy for speech detection: the quietest decoded audio seen,
+    /// creeping up slowly so a louder floor is learnt too (NetEq's `BackgroundNoise` does this
+    /// with an LPC model; only its energy matters here).
+    fn learn_noise(&mut self, pcm: &[i16]) {
+        let e = pcm.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / pcm.len().max(1) as f64;
+        let noise = self.noise_energy.get_or_insert(e);
+        *noise = (*noise * 1.002).min(e);
+    }
+
+    /// Conceals one frame without moving the timeline: the missing packet is still expected.
+    fn expand(&mut self) {
+        let pcm = self.decoder.conceal();
+        let n = pcm.len();
+        self.mute_factor = if self.last_rms > 0.0 { (rms(&pcm) / self.last_rms).min(1.0) } else { 1.0 };
+        if self.decoded_played {
+            self.stats.concealed_samples += n as u64;
+            if self.last_was_comfort_noise || self.mute_factor == 0.0 {
+                self.stats.silent_concealed_samples += n as u64;
+            }
+            if !self.in_concealment {
+                self.stats.concealment_events += 1;
+            }
+        }
+        self.in_concealment = true;
+        self.noise_since.get_or_insert(self.tick);
+        self.last_mode = Mode::Expand;
         self.sync.extend(pcm);
+    }
+
+    /// The codec's comfort noise through a DTX gap: generated, not concealment.
+    fn comfort_noise(&mut self) {
+        let pcm = self.decoder.conceal();
+        self.noise_since.get_or_insert(self.tick);
+        self.last_mode = Mode::CodecCng;
+        self.sync.extend(pcm);
+    }
+
+    /// Audio for a stretch: `borrow` already-played samples, then the decoded audio in hand.
+    fn stretch_input(&mut self, borrow: usize) -> (Vec<i16>, usize) {
+        let b = borrow.min(self.played_tail.len());
+        let mut x: Vec<i16> = self.played_tail.iter().skip(self.played_tail.len() - b).copied().collect();
+        x.extend(self.sync.drain(..));
+        (x, b)
+    }
+
+    /// Accelerate (`NetEqImpl::GetDecision` extraction rules, then `DoAccelerate`).
+    fn accelerate(&mut self, left: usize) {
+        let frame_30 = self.frame_len >= INPUT;
+        if left < INPUT {
+            if left >= BLOCK && frame_30 {
+                return; // play on without extracting
+            }
+            if left < 2 * BLOCK && !frame_30 {
+                self.extract(2 * BLOCK);
+                return; // build up audio; stretch next time
+            }
+            if self.extract(1) + left < INPUT {
+                return; // not enough for a stretch: plays as Normal
+            }
+        }
+        let in_hand = self.sync.len();
+        self.controller.as_mut().expect("adaptive").stretch_started(in_hand as i64);
+        let (mut x, borrowed) = self.stretch_input(0);
+        let result = time_stretch::accelerate(&mut x, self.noise_energy.unwrap_or(DEFAULT_NOISE_ENERGY));
+        self.sync.extend(&x[borrowed..]);
+        self.finish_stretch(result, true);
+    }
+
+    /// Preemptive expand, with played audio borrowed when too little is decoded.
+    fn preemptive_expand(&mut self, left: usize) {
+        let frame_30 = self.frame_len >= INPUT;
+        if !(left >= INPUT || (left >= BLOCK && frame_30)) {
+            let want = if left < 2 * BLOCK && !frame_30 { 2 * BLOCK } else { 1 };
+            self.extract(want);
+        }
+        let in_hand = self.sync.len();
+        self.controller.as_mut().expect("adaptive").stretch_started(in_hand as i64);
+        let (mut x, old) = self.stretch_input(INPUT.saturating_sub(in_hand));
+        let result = time_stretch::preemptive_expand(&mut x, old, self.noise_energy.unwrap_or(DEFAULT_NOISE_ENERGY));
+        self.sync.extend(&x[old..]);
+        self.finish_stretch(result, false);
+    }
+
+    fn finish_stretch(&mut self, result: Stretch, accelerate: bool) {
+        let p = result.samples() as u64;
+        self.stretched_in_step += p;
+        self.last_mode = match (accelerate, result) {
+            (true, Stretch::Success(_)) => Mode::AccelerateSuccess,
+            (true, Stretch::LowEnergy(_)) => Mode::AccelerateLowEnergy,
+            (true, _) => Mode::AccelerateFail,
+            (false, Stretch::Success(_)) => Mode::PreemptiveExpandSuccess,
+            (false, Stretch::LowEnergy(_)) => Mode::PreemptiveExpandLowEnergy,
+            (false, _) => Mode::PreemptiveExpandFail,
+        };
+        if accelerate {
+            self.stats.removed_samples_for_acceleration += p;
+            self.stats.accelerate_operations += u64::from(p > 0);
+        } else {
+            self.stats.inserted_samples_for_deceleration += p;
+            self.stats.preemptive_expand_operations += u64::from(p > 0);
+        }
+    }
+
+    /// The fixed mode: start `delay_ms` after the first packet arrived, then play on the
+    /// timeline whatever is there, concealing what is not.
+    fn tick_fixed(&mut self, now: Timestamp, delay_ms: f64, first_arrival: Option<Timestamp>) {
+        if !self.started {
+            let Some(first) = first_arrival else { return };
+            if now < first + crate::time::millis_f64(delay_ms) {
+                return;
+            }
+            self.started = true;
+            self.play_ts = self.packets.first_key_value().map_or(0, |(&ts, _)| ts);
+        }
+        while self.sync.len() < BLOCK {
+            let step = self.frame_len as u64;
+            let next = self.packets.range(self.play_ts..).next().map(|(&ts, p)| (ts, p.seq));
+            if self.extract(1) > 0 {
+                continue;
+            }
+            match next {
+                // A packet starts inside this frame (timestamps not on our frame grid): realign.
+                Some((ts, _)) if ts > self.play_ts && ts < self.play_ts + step => self.play_ts = ts,
+                // Contiguous sequence numbers across a timestamp gap: the sender was in DTX.
+                Some((_, seq)) if self.last_seq.is_some_and(|s| seq == s + 1) => {
+                    self.comfort_noise();
+                    self.play_ts += step;
+                }
+                None if self.last_was_comfort_noise => {
+                    self.comfort_noise();
+                    self.play_ts += step;
+                }
+                _ => {
+                    self.expand();
+                    self.play_ts += step;
+                }
+            }
+        }
     }
 
     fn mark_played(&mut self, seq: u64) {
@@ -362,104 +687,5 @@ impl<D: FrameDecoder> JitterBuffer<D> {
             self.played.pop_first();
         }
         self.last_seq = Some(self.last_seq.map_or(seq, |s| s.max(seq)));
-    }
-
-    /// Decodes, recovers or conceals one frame into the sync buffer.
-    fn produce(&mut self) {
-        let step = self.frame_len as u64;
-        if let Some(p) = self.packets.remove(&self.play_ts) {
-            self.mark_played(p.seq);
-            match self.decoder.decode(&p.payload) {
-                Ok(pcm) => {
-                    let comfort = self.decoder.is_comfort_noise(&p.payload);
-                    self.frame_len = pcm.len().max(1);
-                    self.play_ts += pcm.len() as u64;
-                    let pcm = if comfort { pcm } else { self.stretch(pcm) };
-                    self.push(pcm, Some(p.arrival));
-                    self.last_was_comfort_noise = comfort;
-                    self.in_concealment = false;
-                    self.waited = 0;
-                }
-                Err(_) => {
-                    self.stats.decode_errors += 1;
-                    self.conceal(Gap::Lost);
-                }
-            }
-            return;
-        }
-        let next = self.packets.first_key_value().map(|(&ts, p)| (ts, p.seq));
-        if let Some((ts, _)) = next.filter(|_| self.waited > 0) {
-            // Playout waited (expanded) for a packet that never came and later ones are here:
-            // the waiting covered the missing stretch, so move on to them rather than conceal
-            // that stretch a second time (NetEq merges into the next packet likewise).
-            self.play_ts += self.waited.min(ts.saturating_sub(self.play_ts));
-            self.waited = 0;
-            return;
-        }
-        match next {
-            // A packet starts inside this frame (timestamps not on our frame grid): realign.
-            Some((ts, _)) if ts > self.play_ts && ts < self.play_ts + step => self.play_ts = ts,
-            // Contiguous sequence numbers across a timestamp gap: the sender was in DTX.
-            Some((_, seq)) if self.last_seq.is_some_and(|s| seq == s + 1) => self.conceal(Gap::Silent),
-            Some((ts, _)) if ts == self.play_ts + step => {
-                let payload = self.packets[&ts].payload.clone();
-                let arrival = self.packets[&ts].arrival;
-                match self.decoder.decode_fec(&payload) {
-                    Ok(Some(pcm)) => {
-                        self.stats.fec_recovered += 1;
-                        self.play_ts += step;
-                        self.push(pcm, Some(arrival));
-                        self.in_concealment = false;
-                    }
-                    _ => self.conceal(Gap::Lost),
-                }
-            }
-            None if self.last_was_comfort_noise => self.conceal(Gap::Silent),
-            // Nothing buffered: the packet is late, not (yet) lost. Adaptive mode expands
-            // without moving on, as NetEq does, so playout slows and the packet is still played
-            // when it lands; a fixed schedule moves on and the packet will count as late.
-            None if self.delay.is_some() => self.conceal(Gap::Waiting),
-            _ => self.conceal(Gap::Lost),
-        }
-    }
-
-    /// Plays one frame of concealment for a gap of this kind.
-    fn conceal(&mut self, gap: Gap) {
-        let pcm = self.decoder.conceal();
-        let n = pcm.len() as u64;
-        self.stats.concealed_samples += n;
-        if gap == Gap::Silent {
-            self.stats.silent_concealed_samples += n;
-        } else if !self.in_concealment {
-            self.stats.concealment_events += 1;
-            self.in_concealment = true;
-        }
-        if gap == Gap::Waiting {
-            self.waited += n;
-        } else {
-            self.play_ts += self.frame_len as u64;
-        }
-        self.push(pcm, None);
-    }
-
-    /// Adaptive mode: accelerate or preemptively expand a decoded frame towards the target.
-    fn stretch(&mut self, mut pcm: Vec<i16>) -> Vec<i16> {
-        if self.delay.is_none() {
-            return pcm;
-        }
-        let target = self.target_delay_ms();
-        let level = self.buffer_level_ms() + pcm.len() as f64 * 1e3 / f64::from(OUTPUT_RATE);
-        let low = (0.75 * target).max(target - 20.0);
-        let high = target.max(low + 20.0);
-        if level >= high {
-            let removed = accelerate(&mut pcm);
-            self.stats.removed_samples_for_acceleration += removed as u64;
-            self.stats.accelerate_operations += u64::from(removed > 0);
-        } else if level < low {
-            let added = preemptive_expand(&mut pcm);
-            self.stats.inserted_samples_for_deceleration += added as u64;
-            self.stats.preemptive_expand_operations += u64::from(added > 0);
-        }
-        pcm
     }
 }

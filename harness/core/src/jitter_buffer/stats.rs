@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Counters since the buffer was created. Delays are sums over emitted samples, in seconds,
-/// as getStats defines them: divide by `jitter_buffer_emitted_count` for the mean.
+/// Counters since the buffer was created, moved when NetEq moves them: the delay family when a
+/// packet is taken out for decoding (sums of seconds × samples, as getStats defines them:
+/// divide by `jitter_buffer_emitted_count`, the samples decoded, for the mean), the rest only
+/// once decoded audio has been played. Comfort noise through DTX is not concealment.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct JitterBufferStats {
     pub packets_received: u64,
@@ -18,10 +20,14 @@ pub struct JitterBufferStats {
     pub ssrc_changes: u64,
     pub jitter_buffer_delay: f64,
     pub jitter_buffer_target_delay: f64,
+    /// The delay manager's own target before any limit, summed like the target.
+    #[serde(default)]
+    pub jitter_buffer_minimum_delay: f64,
     pub jitter_buffer_emitted_count: u64,
     pub total_samples_received: u64,
     pub concealed_samples: u64,
-    /// Concealment during DTX gaps (a subset of `concealed_samples`).
+    /// Concealment of silence: after comfort noise, or once it has faded out (a subset of
+    /// `concealed_samples`).
     pub silent_concealed_samples: u64,
     pub concealment_events: u64,
     pub inserted_samples_for_deceleration: u64,
@@ -51,7 +57,7 @@ impl JitterBufferStats {
 pub const TIMELINE_STEP_MS: u64 = 100;
 
 /// The buffer at one moment of a call (what a report plots for a chosen call).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct JbPoint {
     pub t_ms: u64,
     /// The delay the buffer steers towards, and what it holds, ms.
@@ -59,4 +65,6 @@ pub struct JbPoint {
     pub level_ms: f64,
     /// Share of the samples played in the step that were concealed.
     pub concealed: f64,
+    /// Samples removed or added by time-stretching in the step, over the samples played.
+    pub stretched: f64,
 }

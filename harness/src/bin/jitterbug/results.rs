@@ -26,6 +26,10 @@ pub struct GateArgs {
     /// Check only these backends' baselines (default: every baseline must be satisfied).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Also fail (exit 1) on scenarios the baseline does not have, so nothing slips through
+    /// unblessed.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Deliberately accept results as the new baselines, printing what changed.
@@ -80,8 +84,11 @@ pub fn gate(a: GateArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(Outcome::Incomplete as u8));
         }
     };
-    let g = gate::gate(&a.baseline, &results, &a.only)?;
+    let g = gate::gate(&a.baseline, &results, &a.only, a.strict)?;
     print!("{}", g.table());
+    if let Some(why) = g.rebless() {
+        eprintln!("{why}");
+    }
     if let Some(path) = a.junit {
         std::fs::write(&path, g.junit()).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -100,17 +107,17 @@ pub fn report(a: ReportArgs, profiles: &Profiles, presets: &Presets) -> anyhow::
     let output = a.output.unwrap_or_else(|| a.results.with_file_name("report.html"));
     let results = store::load_results(&a.results)?;
     let baseline = a.baseline.or_else(|| Some(PathBuf::from("golden")).filter(|g| g.join("baselines").is_dir()));
-    let g = baseline.map(|b| gate::gate(&b, &results, &[])).transpose()?;
+    let g = baseline.map(|b| gate::gate(&b, &results, &[], false)).transpose()?;
     let results_dir = a.results.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let media = Evidence { profiles, presets, results_dir };
-    report::write(&results, results_dir, &output, g.as_ref(), &media)?;
+    report::write(&results.scenarios, results_dir, &output, g.as_ref(), &media)?;
     eprintln!("wrote {}", output.display());
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn compat(a: CompatArgs) -> anyhow::Result<ExitCode> {
     let results = store::load_results(&a.results)?;
-    let rows = compat::matrix(&results);
+    let rows = compat::matrix(&results.scenarios);
     anyhow::ensure!(!rows.is_empty(), "no browser calls in these results (run `jitterbug browser` or `run --clients`)");
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -154,8 +154,9 @@ pub fn run(
 
     // Unsupported is a known gap, recorded and gated as such; errors and invalid runs fail.
     let failed = results.iter().filter(|r| matches!(r.status, Status::Error { .. } | Status::Invalid { .. })).count();
-    store::write_json(&out.join("results.json"), &Results::new(results.clone()))?;
-    store::write_run_info(&out, started, command_line, &a.seeds, results.len())?;
+    let results = Results::new(results);
+    store::write_json(&out.join("results.json"), &results)?;
+    store::write_run_info(&out, started, command_line, &a.seeds, results.scenarios.len())?;
     let store_dir = match (&a.baseline, custom) {
         (Some(dir), _) => Ok(dir.clone()),
         (None, true) => {
@@ -167,14 +168,14 @@ pub fn run(
     };
     let gated: Result<(PathBuf, Gate), String> = match store_dir {
         Ok(dir) => {
-            let g = gate::gate(&dir, &results, &[backend.kind().name().to_string()])?;
+            let g = gate::gate(&dir, &results, &[backend.kind().name().to_string()], false)?;
             Ok((dir, g))
         }
         Err(why) => Err(why),
     };
     let media = Evidence { profiles, presets, results_dir: &out };
     let report_file = out.join("report.html");
-    report::write(&results, &out, &report_file, gated.as_ref().ok().map(|(_, g)| g), &media)?;
+    report::write(&results.scenarios, &out, &report_file, gated.as_ref().ok().map(|(_, g)| g), &media)?;
     if a.out.is_none() {
         store::point_latest(&a.reports_dir, &out)?;
     }
@@ -182,7 +183,7 @@ pub fn run(
         Ok((dir, g)) => Gated::Against { store: dir, gate: g },
         Err(why) => Gated::Not(why.clone()),
     };
-    print!("{}", summary::run(&results, &shown, &report_file));
+    print!("{}", summary::run(&results.scenarios, &shown, &report_file));
     if failed > 0 {
         eprintln!("{failed} scenario(s) ended with status error or invalid; see {}/results.json", out.display());
         return Ok(ExitCode::from(1));

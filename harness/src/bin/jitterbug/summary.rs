@@ -91,6 +91,9 @@ pub fn run(results: &[ScenarioResult], gated: &Gated<'_>, report: &Path) -> Stri
     match gated {
         Gated::Against { store, gate } => {
             let _ = writeln!(s, "gate against {}: {:?}", store.display(), gate.outcome());
+            if let Some(why) = gate.rebless() {
+                let _ = writeln!(s, "  {why}");
+            }
             for line in gate.totals() {
                 let _ = writeln!(s, "  {line}");
             }

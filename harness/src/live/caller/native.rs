@@ -110,7 +110,6 @@ fn heard(c: &NativeCall<'_>, trace: &AgentTrace, client: &ClientOutcome) -> anyh
         &arrivals,
         c.preset.jitter_buffer,
         codec.rtp_clock_rate(),
-        codec.fec,
         Decoder::new(codec)?,
         until,
     );
