@@ -62,7 +62,9 @@ pub struct AgentArgs {
     /// Write the generated CA certificate here, for clients' --ca.
     #[arg(long)]
     pub ca_out: Option<PathBuf>,
-    /// Write each session's decoded uplink audio and trace here.
+    /// Write each session's recordings here: `<id>.uplink.wav` (what it decoded),
+    /// `<id>.downlink.wav` and `<id>.downlink.rtpdump` (what it sent, for `jitterbug replay
+    /// --payloads`) and `<id>.trace.json`.
     #[arg(long)]
     pub record_dir: Option<PathBuf>,
 }

@@ -41,7 +41,8 @@ pub struct AgentConfig {
     /// Largest accepted request body (an SDP offer is a few kB).
     pub max_body_bytes: usize,
     pub tls: TlsSource,
-    /// When set, each session writes `<id>.uplink.wav` (what the agent decoded) and `<id>.trace.json`.
+    /// When set, each session writes `<id>.uplink.wav` (what the agent decoded), `<id>.downlink.wav`
+    /// and `<id>.downlink.rtpdump` (what it sent) and `<id>.trace.json`.
     pub record_dir: Option<PathBuf>,
     pub budgets: StageBudgets,
     /// Silence after speech that ends a user turn.

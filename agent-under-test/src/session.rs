@@ -11,6 +11,7 @@ use jitterbug_core::agent_trace::{AgentTrace, TRACE_VERSION};
 use jitterbug_core::codec::{Codec, CodecSettings, Decoder, Encoder};
 use jitterbug_core::jitter_buffer::{BLOCK, JitterBuffer, RtpInfo};
 use jitterbug_core::packetizer::Packetizer;
+use jitterbug_core::rtpdump::Rtpdump;
 use jitterbug_core::time::Timestamp;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
@@ -77,6 +78,9 @@ struct Shared {
     uplink: Option<Mutex<Vec<i16>>>,
     /// What the agent sent, sample-aligned with the session clock from the first send.
     downlink: Option<Mutex<Vec<i16>>>,
+    /// The RTP packets it sent, in plaintext with their send times (SRTP hides the payloads
+    /// from any capture; `jitterbug replay --payloads` takes them from here).
+    sent: Option<Mutex<Rtpdump>>,
 }
 
 impl Shared {
@@ -282,6 +286,13 @@ impl Session {
             }),
             uplink: recording.then(|| Mutex::new(Vec::new())),
             downlink: recording.then(|| Mutex::new(Vec::new())),
+            sent: recording.then(|| {
+                let source = match config.media_ip {
+                    std::net::IpAddr::V4(ip) => std::net::SocketAddrV4::new(ip, config.media_port.unwrap_or(0)),
+                    std::net::IpAddr::V6(_) => std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),
+                };
+                Mutex::new(Rtpdump::new(Duration::from_nanos(epoch_unix_ns as u64), source))
+            }),
         });
         let stop = Arc::new(Notify::new());
         let media = match MediaLoop::new(&id, &config, settings, offered.payload_type, ssrc, shared.clone()) {
@@ -318,6 +329,10 @@ impl Session {
                 let pcm = pcm.lock().unwrap_or_else(|e| e.into_inner());
                 crate::wav::write(&dir.join(format!("{}.{name}.wav", self.id)), &pcm)?;
             }
+        }
+        if let Some(sent) = &self.shared.sent {
+            let dump = sent.lock().unwrap_or_else(|e| e.into_inner()).to_bytes();
+            std::fs::write(dir.join(format!("{}.downlink.rtpdump", self.id)), dump)?;
         }
         std::fs::write(dir.join(format!("{}.trace.json", self.id)), serde_json::to_vec_pretty(&self.trace())?)?;
         Ok(())
@@ -505,6 +520,7 @@ impl MediaLoop {
         }
         let Ok(encoded) = self.encoder.encode(&pcm) else { return };
         let Some((h, payload)) = self.packetizer.push(&encoded) else { return };
+        let plaintext = self.shared.sent.as_ref().map(|_| h.write(payload));
         let packet = rtc::rtp::Packet {
             header: rtc::rtp::Header {
                 version: 2,
@@ -519,6 +535,9 @@ impl MediaLoop {
         };
         let seq = packet.header.sequence_number;
         if track.write_rtp(packet).await.is_ok() {
+            if let (Some(sent), Some(bytes)) = (&self.shared.sent, plaintext) {
+                sent.lock().unwrap_or_else(|e| e.into_inner()).push(Duration::from_nanos(now.as_nanos()), bytes);
+            }
             let mut s = self.shared.state();
             s.rtp_sent += 1;
             s.rtp_out.push((seq, ms(self.shared.now())));

@@ -47,13 +47,8 @@ fn bench(c: &mut Criterion) {
                 let (arrivals, _) = path::transmit(&profile, 1, Direction::Uplink, &sent);
                 let until = arrivals.last().map_or(Timestamp::ZERO, |a| a.at) + std::time::Duration::from_secs(1);
                 let decoder = Decoder::new(&preset.codec).unwrap();
-                let r = receiver::receive(
-                    &arrivals,
-                    preset.jitter_buffer,
-                    preset.codec.rtp_clock_rate(),
-                    decoder,
-                    until,
-                );
+                let r =
+                    receiver::receive(&arrivals, preset.jitter_buffer, preset.codec.rtp_clock_rate(), decoder, until);
                 black_box(r.pcm.len())
             })
         });

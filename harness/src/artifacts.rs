@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use jitterbug_core::results::ScenarioResult;
+use jitterbug_core::rtpdump::Rtpdump;
 use serde::Serialize;
 
 use crate::pcap::{self, Datagram};
@@ -25,6 +26,11 @@ pub enum Artifact {
         name: &'static str,
         datagrams: Vec<Datagram>,
     },
+    /// A sender's plaintext record of what it sent (the payloads an SRTP capture hides).
+    Rtpdump {
+        name: &'static str,
+        dump: Rtpdump,
+    },
 }
 
 impl Artifact {
@@ -34,7 +40,10 @@ impl Artifact {
 
     pub fn name(&self) -> &'static str {
         match self {
-            Artifact::Json { name, .. } | Artifact::Wav { name, .. } | Artifact::Pcap { name, .. } => name,
+            Artifact::Json { name, .. }
+            | Artifact::Wav { name, .. }
+            | Artifact::Pcap { name, .. }
+            | Artifact::Rtpdump { name, .. } => name,
         }
     }
 }
@@ -72,6 +81,10 @@ pub fn write(dir: &Path, a: &CallArtifacts) -> anyhow::Result<()> {
             Artifact::Json { name, text } => put(name, text)?,
             Artifact::Wav { name, pcm } => crate::wav::write_i16(&dir.join(name), pcm, 48_000)?,
             Artifact::Pcap { name, datagrams } => pcap::write(&dir.join(name), datagrams)?,
+            Artifact::Rtpdump { name, dump } => {
+                let path = dir.join(name);
+                std::fs::write(&path, dump.to_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            }
         }
     }
     Ok(())

@@ -124,8 +124,11 @@ impl Gate {
     pub fn table(&self) -> String {
         let mut out = String::new();
         for (backend, c) in &self.comparisons {
-            let mut bad: Vec<_> =
-                c.rows.iter().filter(|r| r.verdict != Verdict::Pass && (self.strict || r.verdict != Verdict::New)).collect();
+            let mut bad: Vec<_> = c
+                .rows
+                .iter()
+                .filter(|r| r.verdict != Verdict::Pass && (self.strict || r.verdict != Verdict::New))
+                .collect();
             let severity = |v: &Verdict| match v {
                 Verdict::Regressed { expected, actual, tolerance } => (actual - expected).abs() / tolerance.max(1e-12),
                 _ => f64::INFINITY,

@@ -19,6 +19,7 @@ pub mod live;
 pub mod netns;
 pub mod pcap;
 pub mod profile_check;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;

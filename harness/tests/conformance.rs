@@ -74,7 +74,12 @@ fn matrix_matches_the_golden_baseline() {
         .filter(|r| !matches!(r.verdict, Verdict::Pass))
         .map(|r| format!("{} {} {:?}", r.scenario, r.metric, r.verdict))
         .collect();
-    assert!(bad.is_empty(), "{} differences from the golden baseline (re-bless: see golden/README.md):\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} differences from the golden baseline (re-bless: see golden/README.md):\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]

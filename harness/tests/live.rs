@@ -263,3 +263,63 @@ async fn bad_requests_during_a_call_get_their_4xx_and_the_call_carries_on() {
     assert_eq!(up(&o).jitter_buffer.packets_late, 0);
     agent.shutdown().await;
 }
+
+/// The downlink of a live call, replayed from the relay's capture with the agent's plaintext
+/// record, against what the native client's own buffer did with the same packets: the
+/// capture's clock starts at the relay's start, the client's ticks at the agent's, so the
+/// 10 ms tick phase and loopback scheduling are all that differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_calls_downlink_replayed_matches_the_clients_own_buffer() {
+    let _serial = SERIAL.lock().await;
+    let o = live_call("lossy-high-jitter", "balanced-fec", 5).await;
+    let client = down(&o).jitter_buffer;
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("capture.pcap");
+    jitterbug::pcap::write(&capture, &o.relay.capture).unwrap();
+    let record = dir.path().join("downlink.rtpdump");
+    std::fs::write(&record, o.agent_sent.as_ref().expect("the agent kept a record").to_bytes()).unwrap();
+    let first = o.agent_sent.as_ref().unwrap().records[0].packet.clone();
+    let ssrc = u32::from_be_bytes(first[8..12].try_into().unwrap());
+    let preset = Presets::new(None).get("balanced-fec").unwrap();
+    let replay = jitterbug::replay::replay(&jitterbug::replay::Request {
+        capture: &capture,
+        preset: &preset,
+        ssrc: Some(ssrc),
+        payloads: jitterbug::replay::Payloads::Record(record.clone()),
+        reference: None,
+    })
+    .expect("the call's downlink replays");
+    let r = &replay.result;
+    let ours = r.jitter_buffer;
+    let share = |s: &jitterbug_core::jitter_buffer::JitterBufferStats| {
+        (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
+            / s.total_samples_received.max(1) as f64
+    };
+    let target = |s: &jitterbug_core::jitter_buffer::JitterBufferStats| {
+        s.jitter_buffer_target_delay / s.jitter_buffer_emitted_count.max(1) as f64 * 1e3
+    };
+    eprintln!(
+        "client: concealed {:.4} stretched {:.4} target {:.1} ms late {} FEC {}; replay: {:.4} {:.4} {:.1} ms {} {}",
+        client.concealment_ratio(),
+        share(&client),
+        target(&client),
+        client.packets_late,
+        client.fec_recovered,
+        ours.concealment_ratio(),
+        share(&ours),
+        target(&ours),
+        ours.packets_late,
+        ours.fec_recovered
+    );
+    // The live bands (golden/live/tolerances.toml: concealment 0.05) are wide; the replay holds
+    // the calibration's bands instead (±0.5 pp, ±25 ms).
+    assert!((ours.concealment_ratio() - client.concealment_ratio()).abs() <= 0.005);
+    assert!((share(&ours) - share(&client)).abs() <= 0.005);
+    assert!((target(&ours) - target(&client)).abs() <= 25.0);
+    assert!(ours.fec_recovered.abs_diff(client.fec_recovered) <= 3);
+    assert!(ours.packets_late.abs_diff(client.packets_late) <= 3);
+    assert!(r.stream.lost > 0, "the profile loses packets on the way: {:?}", r.stream);
+    // The record is on the agent's clock, the capture on the relay's: no mouth-to-ear.
+    assert_eq!(r.mouth_to_ear_ms, None);
+    assert!(r.unavailable["mouth_to_ear_ms"].contains("capture's clock"), "{:?}", r.unavailable);
+}

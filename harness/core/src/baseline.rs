@@ -108,7 +108,10 @@ pub struct Comparison {
 impl Comparison {
     pub fn regressions(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| {
-            matches!(r.verdict, Verdict::Regressed { .. } | Verdict::StatusChanged { .. } | Verdict::BufferChanged { .. })
+            matches!(
+                r.verdict,
+                Verdict::Regressed { .. } | Verdict::StatusChanged { .. } | Verdict::BufferChanged { .. }
+            )
         })
     }
 
@@ -188,14 +191,22 @@ impl Baseline {
     /// Compares `results`, made with the buffer `jitter_buffer`, against this baseline: when
     /// the buffers differ that is the whole finding; otherwise every blessed scenario must be
     /// present with its blessed status and every blessed metric within tolerance.
-    pub fn compare(&self, results: &[ScenarioResult], jitter_buffer: Option<&str>, tolerances: &Tolerances) -> Comparison {
+    pub fn compare(
+        &self,
+        results: &[ScenarioResult],
+        jitter_buffer: Option<&str>,
+        tolerances: &Tolerances,
+    ) -> Comparison {
         if self.jitter_buffer.as_deref() != jitter_buffer {
             let name = |v: Option<&str>| v.unwrap_or("before neteq-m156 (unnamed)").to_string();
             return Comparison {
                 rows: vec![Row {
                     scenario: "*".into(),
                     metric: "jitter_buffer".into(),
-                    verdict: Verdict::BufferChanged { blessed: name(self.jitter_buffer.as_deref()), results: name(jitter_buffer) },
+                    verdict: Verdict::BufferChanged {
+                        blessed: name(self.jitter_buffer.as_deref()),
+                        results: name(jitter_buffer),
+                    },
                 }],
             };
         }

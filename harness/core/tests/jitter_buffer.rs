@@ -233,8 +233,18 @@ fn bigger_buffers_lose_fewer_packets_late() {
     assert!(s.inserted_samples_for_deceleration > 0, "{s:?}");
     let (_, c) = play(adaptive(Strategy::Conservative), false, stream(500, 0, 0, jitter), 11_000);
     // The aggressive strategy's higher quantile and longer memory hold more delay.
-    assert!(c.target_delay_ms() < jb.target_delay_ms(), "conservative {} vs aggressive {}", c.target_delay_ms(), jb.target_delay_ms());
-    assert!(c.stats().mean_delay_ms() < s.mean_delay_ms(), "{:?} vs {:?}", c.stats().mean_delay_ms(), s.mean_delay_ms());
+    assert!(
+        c.target_delay_ms() < jb.target_delay_ms(),
+        "conservative {} vs aggressive {}",
+        c.target_delay_ms(),
+        jb.target_delay_ms()
+    );
+    assert!(
+        c.stats().mean_delay_ms() < s.mean_delay_ms(),
+        "{:?} vs {:?}",
+        c.stats().mean_delay_ms(),
+        s.mean_delay_ms()
+    );
 }
 
 #[test]

@@ -53,8 +53,9 @@ impl Backend for SimBackend {
     }
 
     /// `degraded.wav` is what the user heard (downlink), `degraded-uplink.wav` what the agent
-    /// heard; the media path adds `capture.pcap`, the full stack `full-stack.json` (its
-    /// packets are encrypted, so it has no capture).
+    /// heard; the media path adds `capture.pcap` and what each side sent (`uplink.rtpdump`,
+    /// `downlink.rtpdump`: `jitterbug replay` takes send times from them), the full stack
+    /// `full-stack.json` (its packets are encrypted, so it has no capture).
     fn run(&self, s: &Scenario<'_>) -> anyhow::Result<CallArtifacts> {
         Ok(match self.mode {
             Mode::MediaPath => {
@@ -65,6 +66,8 @@ impl Backend for SimBackend {
                         Artifact::Wav { name: "degraded.wav", pcm: o.downlink_audio },
                         Artifact::Wav { name: "degraded-uplink.wav", pcm: o.uplink_audio },
                         Artifact::Pcap { name: "capture.pcap", datagrams: o.capture },
+                        Artifact::Rtpdump { name: "uplink.rtpdump", dump: o.uplink_sent },
+                        Artifact::Rtpdump { name: "downlink.rtpdump", dump: o.downlink_sent },
                     ],
                 }
             }

@@ -17,6 +17,7 @@ use jitterbug_core::agent_trace::AgentTrace;
 use jitterbug_core::identity::BackendKind;
 use jitterbug_core::profile::{Profile, TurnTransport};
 use jitterbug_core::results::{ScenarioResult, Status};
+use jitterbug_core::rtpdump::Rtpdump;
 
 use super::agent::{AgentTarget, RunningAgent};
 use super::caller::browser::BrowserCall;
@@ -73,11 +74,15 @@ pub struct CallOutput {
     pub downlink_audio: Vec<i16>,
     /// The script the user spoke.
     pub script: Clip,
+    /// The agent's plaintext record of the RTP it sent (its recording directory's
+    /// `<id>.downlink.rtpdump`), when it kept one.
+    pub agent_sent: Option<Rtpdump>,
 }
 
 impl CallOutput {
     /// The call's evidence: `relay.json` and `capture.pcap` (every datagram the path
-    /// forwarded, both directions), `agent-trace.json`, and the caller's own record — the
+    /// forwarded, both directions), `agent-trace.json`, the agent's `downlink.rtpdump` (the
+    /// plaintext of what it sent, for `jitterbug replay`), and the caller's own record — the
     /// native client's `client.json` with `degraded.wav` (what the user heard) and
     /// `degraded-uplink.wav` (what the agent heard), or the page's `page-result.json` with
     /// `browser-sent.wav` and `browser-heard.wav`.
@@ -92,6 +97,9 @@ impl CallOutput {
             files.push(Artifact::json("agent-trace.json", trace)?);
         }
         files.push(Artifact::Pcap { name: "capture.pcap", datagrams: self.relay.capture });
+        if let Some(dump) = self.agent_sent {
+            files.push(Artifact::Rtpdump { name: "downlink.rtpdump", dump });
+        }
         match self.caller {
             CallerRecord::Native(_) => {
                 files.push(Artifact::Wav { name: "degraded.wav", pcm: self.downlink_audio });
@@ -240,6 +248,7 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
     let outcome = outcome?;
 
     let trace = outcome.trace().cloned();
+    let agent_sent = trace.as_ref().and_then(|t| read_agent_record(&record_dir, &t.id));
     result.browser = outcome.browser;
     let (mut uplink_audio, mut downlink_audio) = (Vec::new(), Vec::new());
     match &outcome.result {
@@ -259,7 +268,20 @@ pub async fn call(spec: CallSpec<'_>, scratch: &Path) -> anyhow::Result<CallOutp
             }
         }
     }
-    Ok(CallOutput { result, relay, caller: outcome.record, trace, uplink_audio, downlink_audio, script })
+    Ok(CallOutput { result, relay, caller: outcome.record, trace, uplink_audio, downlink_audio, script, agent_sent })
+}
+
+/// The agent's `<id>.downlink.rtpdump`; a missing or unreadable one is only a missing artifact.
+fn read_agent_record(dir: &Path, id: &str) -> Option<Rtpdump> {
+    let path = dir.join(format!("{id}.downlink.rtpdump"));
+    let bytes = std::fs::read(&path).ok()?;
+    match Rtpdump::parse(&bytes) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("jitterbug: {}: {e}; downlink.rtpdump not written", path.display());
+            None
+        }
+    }
 }
 
 /// The first UDP host candidate's address in an answer.

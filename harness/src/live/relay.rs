@@ -280,6 +280,7 @@ impl State {
                     src,
                     dst: d.tag.to,
                     bytes: d.bytes,
+                    corrupted: d.corrupted,
                 });
             }
         }

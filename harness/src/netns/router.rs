@@ -132,6 +132,7 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
                         src: h.src,
                         dst: h.dst,
                         bytes: d.bytes.clone(),
+                        corrupted: d.corrupted,
                     });
                     let mut msg = h.msg;
                     if d.corrupted {

@@ -14,6 +14,7 @@ use jitterbug_core::jitter_buffer::JbPoint;
 use jitterbug_core::preset::Preset;
 use jitterbug_core::profile::{Delay, DirectionSpec, Distribution, Profile};
 use jitterbug_core::results::{DirectionResult, ScenarioResult, Status};
+use jitterbug_core::rtpdump::Rtpdump;
 
 use crate::clips::Clip;
 use crate::pcap::{self, Datagram};
@@ -24,7 +25,7 @@ use encode_cache::EncodeCache;
 /// Silence appended after the clip so the buffer drains and trailing speech is scored.
 const TAIL: Duration = Duration::from_millis(1000);
 /// Playout continues this long after the last packet arrived.
-const DRAIN: Duration = Duration::from_millis(1000);
+pub const DRAIN: Duration = Duration::from_millis(1000);
 
 /// Default call length: long enough for the profiles' scheduled events (blackouts at 10 s,
 /// handovers every 20 s, 4G fades at 20–25 s) to happen during the call.
@@ -65,6 +66,9 @@ pub struct SimOutput {
     /// Every delivered copy in both directions, in arrival order, between the capture's
     /// documentation addresses.
     pub capture: Vec<Datagram>,
+    /// What the client (uplink) and the agent (downlink) sent, on the capture's clock.
+    pub uplink_sent: Rtpdump,
+    pub downlink_sent: Rtpdump,
     /// The user's jitter buffer (downlink) over the call.
     pub downlink_timeline: Vec<JbPoint>,
 }
@@ -72,40 +76,58 @@ pub struct SimOutput {
 /// Runs one scenario. Failures inside (a codec or metric error) become `status: error`.
 pub fn run(s: &Scenario<'_>, cache: &EncodeCache) -> SimOutput {
     let s = &Played::of(s);
-    let mut result = s.blank_result(BackendKind::Sim);
-    let mut audio = [Vec::new(), Vec::new()];
-    let mut capture = Vec::new();
-    let mut downlink_timeline = Vec::new();
+    let mut out = SimOutput {
+        result: s.blank_result(BackendKind::Sim),
+        uplink_audio: Vec::new(),
+        downlink_audio: Vec::new(),
+        capture: Vec::new(),
+        uplink_sent: Rtpdump::new(pcap::EPOCH, pcap::CLIENT),
+        downlink_sent: Rtpdump::new(pcap::EPOCH, pcap::AGENT),
+        downlink_timeline: Vec::new(),
+    };
     let dirs = [(Direction::Uplink, &s.profile.uplink), (Direction::Downlink, &s.profile.downlink)];
-    for (k, (dir, spec)) in dirs.into_iter().enumerate() {
+    for (dir, spec) in dirs {
         match direction(s, dir, spec, cache) {
-            Ok((r, pcm, cap, timeline)) => {
-                audio[k] = pcm;
-                if dir == Direction::Downlink {
-                    downlink_timeline = timeline;
-                }
-                capture.extend(cap);
+            Ok(d) => {
+                out.capture.extend(d.capture);
+                let sent = d.sent.into_iter().map(|p| (p.at.saturating_since(Default::default()), p.bytes));
                 match dir {
-                    Direction::Uplink => result.uplink = Some(r),
-                    Direction::Downlink => result.downlink = Some(r),
+                    Direction::Uplink => {
+                        out.result.uplink = Some(d.result);
+                        out.uplink_audio = d.pcm;
+                        sent.for_each(|(at, bytes)| out.uplink_sent.push(at, bytes));
+                    }
+                    Direction::Downlink => {
+                        out.result.downlink = Some(d.result);
+                        out.downlink_audio = d.pcm;
+                        out.downlink_timeline = d.timeline;
+                        sent.for_each(|(at, bytes)| out.downlink_sent.push(at, bytes));
+                    }
                 }
             }
             Err(e) => {
-                result.status = Status::Error { reason: format!("{dir:?}: {e:#}").to_lowercase() };
-                result.uplink = None;
-                result.downlink = None;
+                out.result.status = Status::Error { reason: format!("{dir:?}: {e:#}").to_lowercase() };
+                out.result.uplink = None;
+                out.result.downlink = None;
                 break;
             }
         }
     }
-    capture.sort_by_key(|c| c.at);
-    let [uplink_audio, downlink_audio] = audio;
-    SimOutput { result, uplink_audio, downlink_audio, capture, downlink_timeline }
+    out.capture.sort_by_key(|c| c.at);
+    out
 }
 
-/// One direction of a simulated call: its score, what the listener heard, the copies that
-/// arrived and the listener's buffer over time.
-type DirectionOutput = (DirectionResult, Vec<i16>, Vec<Datagram>, Vec<JbPoint>);
+/// One direction of a simulated call.
+struct DirectionOutput {
+    result: DirectionResult,
+    /// What the listener heard.
+    pcm: Vec<i16>,
+    /// The copies that arrived, and what was sent.
+    capture: Vec<Datagram>,
+    sent: Vec<sender::SentPacket>,
+    /// The listener's buffer over time.
+    timeline: Vec<JbPoint>,
+}
 
 fn direction(
     s: &Played<'_>,
@@ -136,9 +158,16 @@ fn direction(
             src: SocketAddr::V4(src),
             dst: SocketAddr::V4(dst),
             bytes: a.bytes,
+            corrupted: a.corrupted,
         })
         .collect();
-    Ok((result, std::mem::take(&mut received.pcm), capture, std::mem::take(&mut received.timeline)))
+    Ok(DirectionOutput {
+        result,
+        pcm: std::mem::take(&mut received.pcm),
+        capture,
+        sent,
+        timeline: std::mem::take(&mut received.timeline),
+    })
 }
 
 /// What the receiver played from `arrivals` (copies of `sent`), with its decoder's delay.

@@ -369,7 +369,8 @@ impl<D: FrameDecoder> JitterBuffer<D> {
     /// The packets' span (oldest to newest plus the newest's duration) and the same with the
     /// newest's waiting time instead, samples; a frame whose FEC is here counts as buffered.
     fn span(&self, tick: u64) -> (i64, i64) {
-        let (Some((&first, _)), Some((&last, newest))) = (self.packets.first_key_value(), self.packets.last_key_value())
+        let (Some((&first, _)), Some((&last, newest))) =
+            (self.packets.first_key_value(), self.packets.last_key_value())
         else {
             return (0, 0);
         };
@@ -424,12 +425,18 @@ impl<D: FrameDecoder> JitterBuffer<D> {
         };
         let controller = self.controller.as_mut().expect("adaptive mode has a controller");
         let mut op = controller.decide(&status, self.tick);
-        let stretch = matches!(op, Operation::Merge | Operation::Accelerate | Operation::FastAccelerate | Operation::PreemptiveExpand);
+        let stretch = matches!(
+            op,
+            Operation::Merge | Operation::Accelerate | Operation::FastAccelerate | Operation::PreemptiveExpand
+        );
         if next.is_some_and(|n| n.dtx) && stretch {
             op = Operation::Normal;
         }
         let left = self.sync.len();
-        let stretch = matches!(op, Operation::Merge | Operation::Accelerate | Operation::FastAccelerate | Operation::PreemptiveExpand);
+        let stretch = matches!(
+            op,
+            Operation::Merge | Operation::Accelerate | Operation::FastAccelerate | Operation::PreemptiveExpand
+        );
         if left >= BLOCK && !stretch {
             return; // play what is already decoded; the mode stays
         }

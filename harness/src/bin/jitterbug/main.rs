@@ -5,6 +5,7 @@ mod args;
 mod call;
 mod one;
 mod profiles;
+mod replay;
 mod results;
 mod run;
 mod score;
@@ -50,6 +51,7 @@ enum Command {
     Compat(results::CompatArgs),
     Merge(results::MergeArgs),
     Sim(sim::SimArgs),
+    Replay(replay::ReplayArgs),
     Score(score::ScoreArgs),
     Gate(results::GateArgs),
     Bless(results::BlessArgs),
@@ -82,6 +84,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a, &profiles, &presets, custom, &command_line),
         Command::Sim(a) => sim::sim(a, &profiles, &presets, &command_line),
+        Command::Replay(a) => replay::replay(a, &presets),
         Command::Call(a) => call::call(a, &profiles, &presets, &command_line),
         Command::Browser(a) => call::browser(a, &profiles, &presets, &command_line),
         Command::Agent(a) => {

@@ -106,13 +106,8 @@ fn heard(c: &NativeCall<'_>, trace: &AgentTrace, client: &ClientOutcome) -> anyh
         .map(|(index, (at, bytes))| Arrival { at: at_agent(*at), bytes: bytes.clone(), index, corrupted: false })
         .collect();
     let until = arrivals.last().map(|a| a.at).unwrap_or_default() + Duration::from_secs(1);
-    let played = receiver::receive(
-        &arrivals,
-        c.preset.jitter_buffer,
-        codec.rtp_clock_rate(),
-        Decoder::new(codec)?,
-        until,
-    );
+    let played =
+        receiver::receive(&arrivals, c.preset.jitter_buffer, codec.rtp_clock_rate(), Decoder::new(codec)?, until);
     let (transit_uplink_ms, transit_downlink_ms) = transit(trace, epoch, client);
     Ok(Heard {
         sent: c.script.pcm.to_vec(),
