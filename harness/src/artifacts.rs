@@ -2,6 +2,7 @@
 //! (what was measured survives any later failure), then the files the backend produced.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use jitterbug_core::results::ScenarioResult;
@@ -13,24 +14,17 @@ use crate::pcap::{self, Datagram};
 /// One evidence file.
 pub enum Artifact {
     /// Pretty JSON, rendered when the artifact was made.
-    Json {
-        name: &'static str,
-        text: String,
-    },
+    Json { name: &'static str, text: String },
     /// 48 kHz mono 16-bit.
-    Wav {
-        name: &'static str,
-        pcm: Vec<i16>,
-    },
+    Wav { name: &'static str, pcm: Vec<i16> },
     Pcap {
         name: &'static str,
         datagrams: Vec<Datagram>,
+        /// The datagrams' time zero, since the UNIX epoch.
+        zero: Duration,
     },
     /// A sender's plaintext record of what it sent (the payloads an SRTP capture hides).
-    Rtpdump {
-        name: &'static str,
-        dump: Rtpdump,
-    },
+    Rtpdump { name: &'static str, dump: Rtpdump },
 }
 
 impl Artifact {
@@ -80,7 +74,7 @@ pub fn write(dir: &Path, a: &CallArtifacts) -> anyhow::Result<()> {
         match f {
             Artifact::Json { name, text } => put(name, text)?,
             Artifact::Wav { name, pcm } => crate::wav::write_i16(&dir.join(name), pcm, 48_000)?,
-            Artifact::Pcap { name, datagrams } => pcap::write(&dir.join(name), datagrams)?,
+            Artifact::Pcap { name, datagrams, zero } => pcap::write(&dir.join(name), datagrams, *zero)?,
             Artifact::Rtpdump { name, dump } => {
                 let path = dir.join(name);
                 std::fs::write(&path, dump.to_bytes()).with_context(|| format!("writing {}", path.display()))?;

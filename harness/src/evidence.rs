@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use jitterbug_core::identity::{BackendKind, Client};
+use jitterbug_core::jitter_buffer::JbPoint;
 use jitterbug_core::results::ScenarioResult;
 
 use crate::artifacts::call_dir;
@@ -32,10 +33,23 @@ impl MediaSource for Evidence<'_> {
             BackendKind::Live | BackendKind::Netns => self.link(r, report_dir, m),
         }
     }
+
+    fn timeline(&self, r: &ScenarioResult) -> anyhow::Result<Vec<JbPoint>> {
+        match r.backend {
+            BackendKind::Sim => Ok(self.rerun(r)?.downlink_timeline),
+            BackendKind::SimFullStack => anyhow::bail!("full-stack scenarios are not re-simulated for the report"),
+            BackendKind::Live | BackendKind::Netns => {
+                anyhow::bail!(
+                    "a real-time call cannot be re-run; `jitterbug replay` its capture.pcap for the buffer over time"
+                )
+            }
+        }
+    }
 }
 
 impl Evidence<'_> {
-    fn resimulate(&self, r: &ScenarioResult, prefix: &str, report_dir: &Path, m: &mut CallMedia) -> anyhow::Result<()> {
+    /// `r` simulated again with the run's catalogs, checked to give the result it recorded.
+    fn rerun(&self, r: &ScenarioResult) -> anyhow::Result<sim::SimOutput> {
         let profile = self.profiles.get(&r.profile)?;
         let preset = self.presets.get(&r.preset)?;
         let clip = crate::clips::load(&r.clip)?;
@@ -52,12 +66,18 @@ impl Evidence<'_> {
             o.result == *r,
             "re-simulating gave a different result than the run recorded (other profile or preset files?)"
         );
+        Ok(o)
+    }
+
+    fn resimulate(&self, r: &ScenarioResult, prefix: &str, report_dir: &Path, m: &mut CallMedia) -> anyhow::Result<()> {
+        let o = self.rerun(r)?;
+        let clip = crate::clips::load(&r.clip)?;
         let parent = report_dir.join(prefix).parent().map(Path::to_path_buf).unwrap_or_else(|| report_dir.into());
         std::fs::create_dir_all(&parent)?;
         let name = |what: &str| format!("{prefix}{what}");
         crate::wav::write_i16(&report_dir.join(name("reference.wav")), &clip.as_call(r.call_s).pcm, 48_000)?;
         crate::wav::write_i16(&report_dir.join(name("degraded.wav")), &o.downlink_audio, 48_000)?;
-        crate::pcap::write(&report_dir.join(name("capture.pcap")), &o.capture)?;
+        crate::pcap::write(&report_dir.join(name("capture.pcap")), &o.capture, crate::pcap::EPOCH)?;
         m.reference = Some(name("reference.wav"));
         m.degraded = Some(name("degraded.wav"));
         m.capture = Some(name("capture.pcap"));

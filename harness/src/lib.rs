@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod backend;
 pub mod browser;
+pub mod calibration;
 pub mod cancel;
 pub mod catalog;
 pub mod clips;

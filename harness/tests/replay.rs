@@ -261,7 +261,7 @@ fn bad_input_names_the_file_and_what_was_expected() {
             corrupted: false,
         })
         .collect();
-    jitterbug::pcap::write(&stun, &datagrams).unwrap();
+    jitterbug::pcap::write(&stun, &datagrams, jitterbug::pcap::EPOCH).unwrap();
     fails_with(&["replay", stun.to_str().unwrap(), "--out", out], &["stun.pcap", "no RTP packets", "5 UDP datagrams"]);
 
     fails_with(

@@ -54,7 +54,7 @@ fn cell<'a>(html: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn self_contained_with_every_section() {
-    let html = render(small_run(), Some(&run_json()), None, &[]);
+    let html = render(small_run(), Some(&run_json()), None, &[], &[]);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.trim_end().ends_with("</html>"));
     assert!(html.contains("<svg"), "no inline chart");
@@ -100,7 +100,7 @@ fn heatmap_cells_are_the_mean_and_coloured() {
     let worst = |r: &ScenarioResult| r.uplink.as_ref().unwrap().stoi.min(r.downlink.as_ref().unwrap().stoi);
     let expected = (worst(&results[0]) + 0.5) / 2.0;
     results.push(extra);
-    let html = render(&results, None, None, &[]);
+    let html = render(&results, None, None, &[], &[]);
     assert_eq!(cell(&html, &format!("{p}|{q}")), format!("{expected:.3}"));
     // Fixed scale: STOI 1.0 is green (hue 120), 0.5 red (hue 0).
     let mut perfect = results[0].clone();
@@ -109,7 +109,7 @@ fn heatmap_cells_are_the_mean_and_coloured() {
         d.stoi = 1.0;
         d.mouth_to_ear_p95_ms = 600.0;
     }
-    let html = render(&[perfect], None, None, &[]);
+    let html = render(&[perfect], None, None, &[], &[]);
     let q = &results[0].preset;
     assert!(html.contains(&format!("data-cell=\"perfect|{q}\" style=\"background:hsl(120,")), "STOI 1.0 not green");
     let m2e = html.match_indices(&format!("data-cell=\"perfect|{q}\" style=\"background:hsl(0,")).count();
@@ -125,7 +125,7 @@ fn escapes_text() {
     bad.status = Status::Unsupported { reason: "needs <browser> & 'chrome'".into() };
     bad.uplink = None;
     bad.downlink = None;
-    let html = render(&[r, bad], None, None, &[]);
+    let html = render(&[r, bad], None, None, &[], &[]);
     assert!(!html.contains("<b>"), "unescaped markup");
     assert!(html.contains("evil&lt;b&gt;&amp;/id"));
     assert!(html.contains("evil&lt;b&gt;&amp;&quot;x&quot;"));
@@ -147,7 +147,7 @@ fn gate_verdict_and_regressions_worst_first() {
         ],
     };
     let gate = Gate { comparisons: BTreeMap::from([("sim".to_string(), comparison)]), strict: false };
-    let html = render(small_run(), None, Some(&gate), &[]);
+    let html = render(small_run(), None, Some(&gate), &[], &[]);
     assert!(html.contains("FAIL"), "failing gate not shown");
     let (worst, slight) = (html.find("c/worst").unwrap(), html.find("b/slight").unwrap());
     assert!(worst < slight, "regressions not worst first");
@@ -161,7 +161,7 @@ fn gate_verdict_and_regressions_worst_first() {
         )]),
         strict: false,
     };
-    let html = render(small_run(), None, Some(&pass), &[]);
+    let html = render(small_run(), None, Some(&pass), &[], &[]);
     assert!(html.contains("PASS") && !html.contains("FAIL"));
 }
 
@@ -178,7 +178,7 @@ fn kpi_thresholds_mark_cells() {
     bad.id = "bad/one".into();
     bad.downlink.as_mut().unwrap().mouth_to_ear_p95_ms = 450.0;
     bad.downlink.as_mut().unwrap().mos = 2.9;
-    let html = render(&[r, bad], None, None, &[]);
+    let html = render(&[r, bad], None, None, &[], &[]);
     assert!(html.contains("<td class=\"y\">120</td>"));
     assert!(html.contains("<td class=\"n\">450</td>"), "p95 over 300 ms passes");
     assert!(html.contains("<td class=\"n\">2.90</td>"), "MOS under 3.5 passes");
@@ -201,8 +201,8 @@ fn size_scales_linearly_and_stays_small() {
             })
             .collect()
     };
-    let small = render(&grow(1), Some(&run_json()), None, &[]).len();
-    let big = render(&grow(48), Some(&run_json()), None, &[]).len();
+    let small = render(&grow(1), Some(&run_json()), None, &[], &[]).len();
+    let big = render(&grow(48), Some(&run_json()), None, &[], &[]).len();
     let per = (big - small) as f64 / (47 * base.len()) as f64;
     assert!(small < 40_000, "small report {small} bytes");
     assert!(per > 50.0 && per < 1_500.0, "{per} bytes per extra scenario");
@@ -265,7 +265,7 @@ fn live_results_get_the_latency_budget_and_table_10_rates() {
     failed.uplink = None;
     failed.downlink = None;
     failed.status = Status::Error { reason: "not connected after 20s".into() };
-    let html = render(&[live, failed], None, None, &[]);
+    let html = render(&[live, failed], None, None, &[], &[]);
     let budget = &html[html.find("id=\"budget\"").expect("budget section")..];
     assert!(budget.contains("<title>ASR: 100 ms</title>"), "ASR stage bar");
     assert!(budget.contains(&format!("<title>buffer + decode up: {:.0} ms</title>", (m2e - 20.0).max(0.0))));
@@ -277,5 +277,63 @@ fn live_results_get_the_latency_budget_and_table_10_rates() {
     assert!(html.contains("<td class=\"l\">TURN usage rate</td><td>100.0 % (1 of 1)</td>"));
     assert!(html.contains("voice-to-voice p95</td><td class=\"fail\">1050 ms</td>"), "1050 ms is over 800");
     assert!(html.contains("<caption>Voice-to-voice, ms"), "voice-to-voice heatmap for live calls");
-    assert!(!render(small_run(), None, None, &[]).contains("<caption>Voice-to-voice"), "none for simulations");
+    assert!(!render(small_run(), None, None, &[], &[]).contains("<caption>Voice-to-voice"), "none for simulations");
+}
+
+/// The buffer section picks each profile's worst call and plots it, or says why it cannot.
+#[test]
+fn each_profile_gets_its_worst_calls_buffer_over_time() {
+    use jitterbug::report::media::{MediaSource, worst_per_profile};
+    use jitterbug_core::jitter_buffer::JbPoint;
+    struct Source;
+    impl MediaSource for Source {
+        fn media(
+            &self,
+            _: &ScenarioResult,
+            _: &str,
+            _: &std::path::Path,
+            _: &mut jitterbug::report::CallMedia,
+        ) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn timeline(&self, r: &ScenarioResult) -> anyhow::Result<Vec<JbPoint>> {
+            anyhow::ensure!(r.profile == "clean", "no buffer for {}", r.profile);
+            Ok((0..50)
+                .map(|k| JbPoint {
+                    t_ms: k * 100,
+                    target_ms: 80.0,
+                    level_ms: 60.0 + k as f64,
+                    concealed: if k == 10 { 0.4 } else { 0.0 },
+                    stretched: if k == 20 { 0.1 } else { 0.0 },
+                })
+                .collect())
+        }
+    }
+    let run = small_run();
+    let buffers = worst_per_profile(run, &Source);
+    assert_eq!(
+        buffers.iter().map(|b| b.profile.as_str()).collect::<Vec<_>>(),
+        PROFILES,
+        "one per profile, in run order"
+    );
+    for b in &buffers {
+        let lowest = run
+            .iter()
+            .filter(|r| r.profile == b.profile)
+            .map(|r| r.downlink.as_ref().unwrap().stoi)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(b.stoi, lowest, "{}: the call with the lowest downlink STOI", b.profile);
+    }
+    let html = render(run, None, None, &[], &buffers);
+    let section = &html[html.find("id=\"buffer\"").expect("buffer section")..];
+    assert_eq!(section.matches("<details>").count(), 2);
+    assert_eq!(section.matches("<svg").count(), 1, "clean is plotted");
+    assert!(
+        section.contains("fill=\"#e15759\"") && section.contains("fill=\"#f28e2b\""),
+        "concealment and stretch bars"
+    );
+    assert!(section.contains("No timeline: no buffer for loss-random-10"), "the reason when there is none");
+    // A flat target is drawn as its two end points.
+    let target = section.split("stroke=\"#4e79a7\"").nth(1).unwrap().split("points=\"").nth(1).unwrap();
+    assert_eq!(target.split('"').next().unwrap().split(' ').count(), 2, "{target}");
 }

@@ -19,7 +19,7 @@ fn report_renders_in_headless_chromium() {
     let results = common::simulate(&profiles, &presets, &[clip], &[1], 6.0);
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("report.html");
-    std::fs::write(&html, jitterbug::report::render(&results, None, None, &[])).unwrap();
+    std::fs::write(&html, jitterbug::report::render(&results, None, None, &[], &[])).unwrap();
     let png = dir.path().join("shot.png");
     let out = Command::new("chromium")
         .args([

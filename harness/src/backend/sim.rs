@@ -65,7 +65,7 @@ impl Backend for SimBackend {
                     files: vec![
                         Artifact::Wav { name: "degraded.wav", pcm: o.downlink_audio },
                         Artifact::Wav { name: "degraded-uplink.wav", pcm: o.uplink_audio },
-                        Artifact::Pcap { name: "capture.pcap", datagrams: o.capture },
+                        Artifact::Pcap { name: "capture.pcap", datagrams: o.capture, zero: crate::pcap::EPOCH },
                         Artifact::Rtpdump { name: "uplink.rtpdump", dump: o.uplink_sent },
                         Artifact::Rtpdump { name: "downlink.rtpdump", dump: o.downlink_sent },
                     ],

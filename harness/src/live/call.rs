@@ -96,7 +96,8 @@ impl CallOutput {
         if let Some(trace) = &self.trace {
             files.push(Artifact::json("agent-trace.json", trace)?);
         }
-        files.push(Artifact::Pcap { name: "capture.pcap", datagrams: self.relay.capture });
+        let zero = Duration::from_nanos(self.relay.started_unix_ns);
+        files.push(Artifact::Pcap { name: "capture.pcap", datagrams: self.relay.capture, zero });
         if let Some(dump) = self.agent_sent {
             files.push(Artifact::Rtpdump { name: "downlink.rtpdump", dump });
         }

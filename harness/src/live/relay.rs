@@ -93,6 +93,9 @@ pub struct TimerHealth {
 /// What a relay saw and did, for the result and the test assertions.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RelayReport {
+    /// Wall-clock time of the path's zero (the capture's times are since then), ns since the
+    /// UNIX epoch.
+    pub started_unix_ns: u64,
     pub received_uplink: KindCounts,
     pub received_downlink: KindCounts,
     /// RTP through the impairment, per direction (same counters as the simulator's).
@@ -307,7 +310,7 @@ async fn run(config: RelayConfig, listen: Arc<UdpSocket>, mut stop: oneshot::Rec
         listen: listen.clone(),
         bindings: HashMap::new(),
         by_public: HashMap::new(),
-        report: RelayReport::default(),
+        report: RelayReport { started_unix_ns: unix_now_ns(), ..RelayReport::default() },
         lateness: Vec::new(),
         upstream_rx: tx,
         readers: Vec::new(),
@@ -336,6 +339,11 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// Now, ns since the UNIX epoch.
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn finish(mut st: State, loadavg_start: Option<f64>) -> RelayReport {

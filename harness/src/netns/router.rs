@@ -17,7 +17,7 @@ use jitterbug_core::path::{Kind, Output, PacketPath, Policy, classify};
 use jitterbug_core::profile::Profile;
 use jitterbug_core::time::Timestamp;
 
-use crate::live::relay::{RelayReport, TimerHealth, loadavg};
+use crate::live::relay::{RelayReport, TimerHealth, loadavg, unix_now_ns};
 use crate::pcap::Datagram;
 /// Longest the loop sleeps with nothing due: the nfq crate exposes no socket to wait on, so
 /// the loop polls; this bounds what polling adds to a packet's transit (measured: +0.1–0.2 ms).
@@ -71,7 +71,7 @@ pub fn run(config: RouterConfig, stop: Arc<AtomicBool>, ready: impl FnOnce()) ->
     let mut path: PacketPath<u64> = PacketPath::new(&config.profile, config.seed, Policy::RtpImpaired);
     let start = Instant::now();
     let at = |i: Instant| Timestamp::from_nanos(i.saturating_duration_since(start).as_nanos() as u64);
-    let mut report = RelayReport::default();
+    let mut report = RelayReport { started_unix_ns: unix_now_ns(), ..RelayReport::default() };
     let mut held: HashMap<u64, Held> = HashMap::new();
     let mut next_id = 0u64;
     let mut lateness = Vec::new();

@@ -1,7 +1,8 @@
 //! Captures as pcap files Wireshark opens, and captures read back — ours or anyone's — for
 //! replay. Ours are raw IPv4/UDP around each datagram, nanosecond timestamps of when it left
-//! the path (virtual time in the simulator, since the relay started live), a corrupted
-//! datagram marked by a UDP checksum that does not verify.
+//! the path (virtual time from [`EPOCH`] in the simulator, wall-clock time live, so a sender's
+//! record on the same host lines up with it), a corrupted datagram marked by a UDP checksum
+//! that does not verify.
 
 mod ip;
 mod reader;
@@ -14,9 +15,8 @@ pub use ip::Checksum;
 pub use reader::{Capture, Captured, PcapReadError, read};
 pub use writer::write;
 
-/// A capture's time zero — virtual time zero in the simulator, the relay's start live — is
-/// placed at 2026-01-01T00:00:00Z, so captures show plausible dates and a replay can tell
-/// where the call began.
+/// The simulator's virtual time zero is placed at 2026-01-01T00:00:00Z in its captures, so they
+/// show plausible dates and a replay can tell where the call began.
 pub const EPOCH: Duration = Duration::from_secs(1_767_225_600);
 
 /// Addresses used in simulated captures (documentation/test ranges the project may use).

@@ -47,6 +47,9 @@ pub struct Request<'a> {
     /// The audio the sender encoded, from the stream's first packet on (for STOI and
     /// mouth-to-ear); a replacement clip is its own reference.
     pub reference: Option<Clip>,
+    /// Stop playing at this capture time (since the UNIX epoch), as a receiver that hung up
+    /// then would have; later copies are left out. By default playout drains past the last one.
+    pub until: Option<Duration>,
 }
 
 /// A replayed stream: the result and what was played (48 kHz).
@@ -118,12 +121,25 @@ fn date(t: Duration) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + t).to_string()
 }
 
+/// When the capture's first datagram was captured, since the UNIX epoch.
+pub fn first_datagram(capture: &Path) -> Result<Duration, ReplayError> {
+    let c = pcap::read(capture)?;
+    c.datagrams.first().map(|d| d.at).ok_or_else(|| ReplayError::NoRtp {
+        file: capture.to_path_buf(),
+        frames: c.frames,
+        udp: 0,
+    })
+}
+
 /// Plays the requested stream through the preset's buffer and decoder.
 pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
     let capture = pcap::read(req.capture)?;
     let all = streams(&capture);
     let info = pick(req, &all, &capture)?;
-    let (copies, policy) = stream::copies(&capture, info.ssrc);
+    let (mut copies, policy) = stream::copies(&capture, info.ssrc);
+    if let Some(until) = req.until {
+        copies.retain(|c| c.at < until);
+    }
     let codec = &req.preset.codec;
     let mut notes = Vec::new();
     if let ChecksumPolicy::Ignored { bad } = policy {
@@ -215,7 +231,10 @@ pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
         .and(record.as_ref())
         .and_then(SentRecord::last_send)
         .map(|t| Timestamp::ZERO + t.saturating_sub(origin));
-    let until = last_arrival.max(last_send.unwrap_or(Timestamp::ZERO)) + crate::sim::DRAIN;
+    let until = match req.until {
+        Some(t) => Timestamp::ZERO + t.saturating_sub(origin),
+        None => last_arrival.max(last_send.unwrap_or(Timestamp::ZERO)) + crate::sim::DRAIN,
+    };
     let decoder = Decoder::new(codec)?;
     let received = receiver::receive(&arrivals, req.preset.jitter_buffer, codec.rtp_clock_rate(), decoder, until);
 

@@ -35,6 +35,48 @@ pub trait MediaSource {
     /// `r`'s media under `report_dir`, its new files named with `prefix` (e.g.
     /// `report-media/1-`), as paths relative to the report; `m` arrives with the id and STOI.
     fn media(&self, r: &ScenarioResult, prefix: &str, report_dir: &Path, m: &mut CallMedia) -> anyhow::Result<()>;
+
+    /// The user's (downlink) jitter buffer over `r`'s call.
+    fn timeline(&self, r: &ScenarioResult) -> anyhow::Result<Vec<JbPoint>>;
+}
+
+/// The call a profile treated worst, and its user's buffer over time.
+#[derive(Debug, Clone)]
+pub struct ProfileTimeline {
+    pub profile: String,
+    pub id: String,
+    /// Downlink STOI, and the shares of played samples concealed (not silent) and stretched.
+    pub stoi: f64,
+    pub concealed_share: f64,
+    pub stretched_share: f64,
+    /// Or why there is none.
+    pub timeline: Result<Vec<JbPoint>, String>,
+}
+
+/// Per profile (in the run's order), the ok scenario with the lowest downlink STOI and its
+/// buffer's timeline from `source`.
+pub fn worst_per_profile(results: &[ScenarioResult], source: &dyn MediaSource) -> Vec<ProfileTimeline> {
+    let profiles = super::distinct(results.iter().map(|r| r.profile.as_str()));
+    profiles
+        .into_iter()
+        .filter_map(|profile| {
+            let (r, d) = results
+                .iter()
+                .filter(|r| r.profile == profile && r.status == Status::Ok)
+                .filter_map(|r| r.downlink.as_ref().filter(|d| d.stoi.is_finite()).map(|d| (r, d)))
+                .min_by(|a, b| a.1.stoi.total_cmp(&b.1.stoi).then_with(|| a.0.id.cmp(&b.0.id)))?;
+            let s = &d.jitter_buffer;
+            Some(ProfileTimeline {
+                profile: profile.to_string(),
+                id: r.id.clone(),
+                stoi: d.stoi,
+                concealed_share: s.concealment_ratio(),
+                stretched_share: (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
+                    / s.total_samples_received.max(1) as f64,
+                timeline: source.timeline(r).map_err(|e| format!("{e:#}")),
+            })
+        })
+        .collect()
 }
 
 /// Picks the [`WORST`] ok scenarios by lowest STOI and gets their media from `source`.

@@ -4,6 +4,7 @@
 //! pass/fail thresholds, and the run's environment.
 
 mod budget;
+mod buffer;
 mod cdf;
 mod compat;
 mod env;
@@ -11,6 +12,7 @@ mod heatmap;
 mod kpi;
 pub mod media;
 mod summary;
+mod timeline;
 mod worst;
 
 use std::fmt::Write;
@@ -26,12 +28,14 @@ pub use media::{CallMedia, MediaSource};
 const CSS: &str = include_str!("../../../reports/templates/report.css");
 
 /// Renders the whole report. `run` is `run.json` when present; `gate` the comparison against
-/// the golden baselines when one was made; `media` the worst calls' files ([`media::prepare`]).
+/// the golden baselines when one was made; `media` the worst calls' files ([`media::prepare`]);
+/// `buffers` each profile's worst call's buffer ([`media::worst_per_profile`]).
 pub fn render(
     results: &[ScenarioResult],
     run: Option<&serde_json::Value>,
     gate: Option<&Gate>,
     media: &[media::CallMedia],
+    buffers: &[media::ProfileTimeline],
 ) -> String {
     let mut out = String::with_capacity(64 * 1024 + results.len() * 700);
     let title = match run.and_then(|r| r.get("run_id")).and_then(|v| v.as_str()) {
@@ -52,6 +56,7 @@ pub fn render(
     compat::render(&mut out, results);
     kpi::render(&mut out, results);
     worst::render(&mut out, media);
+    buffer::render(&mut out, buffers);
     env::render(&mut out, run, results);
     out.push_str("</body>\n</html>\n");
     out
@@ -70,7 +75,8 @@ pub fn write(
         std::fs::read_to_string(results_dir.join("run.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
     let report_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let worst = media::prepare(results, report_dir, media);
-    let html = render(results, run.as_ref(), gate, &worst);
+    let buffers = media::worst_per_profile(results, media);
+    let html = render(results, run.as_ref(), gate, &worst, &buffers);
     std::fs::write(output, html).with_context(|| format!("writing {}", output.display()))
 }
 

@@ -49,7 +49,7 @@ pub const OUTPUT_RATE: u32 = 48_000;
 pub const BLOCK: usize = 480;
 /// Which version of the buffer's behaviour results were made with: bumped whenever a change
 /// moves what the buffer does, so stores can say "re-bless" instead of listing regressions.
-pub const BUFFER_VERSION: &str = "neteq-m156-1";
+pub const BUFFER_VERSION: &str = "neteq-m156-2";
 
 /// What the buffer needs from a codec.
 pub trait FrameDecoder {
@@ -564,7 +564,11 @@ impl<D: FrameDecoder> JitterBuffer<D> {
         self.mute_factor = if self.last_rms > 0.0 { (rms(&pcm) / self.last_rms).min(1.0) } else { 1.0 };
         if self.decoded_played {
             self.stats.concealed_samples += n as u64;
-            if self.last_was_comfort_noise || self.mute_factor == 0.0 {
+            // Noise, not voice, as NetEq books it: after comfort noise, once faded out, or when
+            // the codec's concealment is all zeros (`NetEqImpl::DoCodecPlc`), as it is for a
+            // frame lost in digital silence.
+            let silent = pcm.iter().all(|&v| v == 0);
+            if self.last_was_comfort_noise || self.mute_factor == 0.0 || silent {
                 self.stats.silent_concealed_samples += n as u64;
             }
             if !self.in_concealment {

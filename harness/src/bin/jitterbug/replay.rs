@@ -51,6 +51,10 @@ pub struct ReplayArgs {
     /// Repeat --reference back to back to this many seconds, as `sim --call-seconds` did.
     #[arg(long, value_parser = positive_seconds, requires = "reference")]
     call_seconds: Option<f64>,
+    /// Stop playing this many seconds after the capture's first datagram (when the receiver
+    /// hung up); later packets are left out.
+    #[arg(long, value_parser = positive_seconds)]
+    until_seconds: Option<f64>,
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Print replay.json instead of a summary.
@@ -80,7 +84,11 @@ pub fn replay(a: ReplayArgs, presets: &Presets) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let req = Request { capture: &a.capture, preset: &preset, ssrc: a.ssrc, payloads, reference };
+    let until = match a.until_seconds {
+        Some(s) => Some(jitterbug::replay::first_datagram(&a.capture)? + std::time::Duration::from_secs_f64(s)),
+        None => None,
+    };
+    let req = Request { capture: &a.capture, preset: &preset, ssrc: a.ssrc, payloads, reference, until };
     let replay = jitterbug::replay::replay(&req)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let json = a.out.join("replay.json");
