@@ -302,12 +302,12 @@ async fn a_native_calls_downlink_replayed_matches_the_clients_own_buffer() {
     };
     eprintln!(
         "client: concealed {:.4} stretched {:.4} target {:.1} ms late {} FEC {}; replay: {:.4} {:.4} {:.1} ms {} {}",
-        client.concealment_ratio(),
+        client.voice_concealment_ratio(),
         share(&client),
         target(&client),
         client.packets_late,
         client.fec_recovered,
-        ours.concealment_ratio(),
+        ours.voice_concealment_ratio(),
         share(&ours),
         target(&ours),
         ours.packets_late,
@@ -315,7 +315,7 @@ async fn a_native_calls_downlink_replayed_matches_the_clients_own_buffer() {
     );
     // The live bands (golden/live/tolerances.toml: concealment 0.05) are wide; the replay holds
     // the calibration's bands instead (±0.5 pp, ±25 ms).
-    assert!((ours.concealment_ratio() - client.concealment_ratio()).abs() <= 0.005);
+    assert!((ours.voice_concealment_ratio() - client.voice_concealment_ratio()).abs() <= 0.005);
     assert!((share(&ours) - share(&client)).abs() <= 0.005);
     assert!((target(&ours) - target(&client)).abs() <= 25.0);
     assert!(ours.fec_recovered.abs_diff(client.fec_recovered) <= 3);

@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use jitterbug::browser::Source;
-use jitterbug::calibration::{self, Bands, BufferFigures, Comparison, Receiver, Uplink};
+use jitterbug::calibration::{self, Bands, BufferFigures, Comparison, Receiver, Role, Uplink};
 use jitterbug::live::agent::AgentTarget;
 use jitterbug::live::call::{CallSpec, NetworkPath, call};
 use jitterbug::live::caller::{BrowserCaller, Caller, CallerRecord};
@@ -33,7 +33,7 @@ fn calibrated_major() -> u32 {
     v["chromium_major"].as_integer().unwrap_or_else(|| panic!("{}: chromium_major", path.display())) as u32
 }
 
-async fn compare(profile_name: &str, seconds: f64) -> Comparison {
+async fn compare(profile_name: &str, seconds: f64, role: Role) -> Comparison {
     let (profile, preset, clip) = common::catalog(profile_name, PRESET, "arctic-a0009-slt");
     let scratch = tempfile::tempdir().unwrap();
     let spec = CallSpec {
@@ -96,6 +96,7 @@ async fn compare(profile_name: &str, seconds: f64) -> Comparison {
     let r = &ours.result;
     Comparison {
         profile: profile_name.into(),
+        role,
         chromium_version: browser.version.clone(),
         call_seconds: seconds,
         loss_free: r.stream.lost == 0,
@@ -113,8 +114,10 @@ async fn compare(profile_name: &str, seconds: f64) -> Comparison {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_buffer_matches_chromiums_neteq_on_the_same_downlink() {
     let mut rows = Vec::new();
-    for (profile, seconds) in CALIBRATION.into_iter().chain(VALIDATION) {
-        rows.push(compare(profile, seconds).await);
+    let roles =
+        CALIBRATION.map(|p| (p, Role::Calibration)).into_iter().chain(VALIDATION.map(|p| (p, Role::Validation)));
+    for ((profile, seconds), role) in roles {
+        rows.push(compare(profile, seconds, role).await);
     }
     let table = calibration::table(&rows);
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/neteq-calibration.md");

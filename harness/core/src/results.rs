@@ -82,7 +82,8 @@ pub struct DirectionResult {
     pub delay_floor_ms: f64,
     pub r_factor: f64,
     pub mos: f64,
-    /// Concealed (non-DTX) samples over samples played.
+    /// Concealed samples over samples played, silent concealment included (a muted dropout is
+    /// still a dropout); DTX comfort noise is not concealment.
     pub concealment_ratio: f64,
     /// Frames missing at playout after FEC (network loss + late loss − FEC recoveries) / sent.
     pub effective_loss: f64,

@@ -288,7 +288,7 @@ pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
             (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
                 / s.total_samples_received as f64
         },
-        concealed_share: s.concealment_ratio(),
+        concealed_share: s.voice_concealment_ratio(),
         target_delay_ms: per_emitted(s.jitter_buffer_target_delay),
         target_delay_p95_ms: Percentiles::of(&targets).map_or(0.0, |p| p.p95),
         buffer_delay_ms: per_emitted(s.jitter_buffer_delay),

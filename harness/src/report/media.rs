@@ -45,7 +45,7 @@ pub trait MediaSource {
 pub struct ProfileTimeline {
     pub profile: String,
     pub id: String,
-    /// Downlink STOI, and the shares of played samples concealed (not silent) and stretched.
+    /// Downlink STOI, and the shares of played samples concealed and stretched.
     pub stoi: f64,
     pub concealed_share: f64,
     pub stretched_share: f64,
@@ -70,7 +70,7 @@ pub fn worst_per_profile(results: &[ScenarioResult], source: &dyn MediaSource) -
                 profile: profile.to_string(),
                 id: r.id.clone(),
                 stoi: d.stoi,
-                concealed_share: s.concealment_ratio(),
+                concealed_share: d.concealment_ratio,
                 stretched_share: (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
                     / s.total_samples_received.max(1) as f64,
                 timeline: source.timeline(r).map_err(|e| format!("{e:#}")),

@@ -80,7 +80,7 @@ pub fn direction(i: DirectionInputs<'_>) -> Result<DirectionResult, metrics::Met
         delay_floor_ms,
         r_factor,
         mos: emodel::mos_from_r(r_factor),
-        concealment_ratio: i.stats.concealment_ratio(),
+        concealment_ratio: metrics::concealment_ratio(i.stats.concealed_samples, i.stats.total_samples_received),
         effective_loss,
         network: i.network,
         jitter_buffer: i.stats,

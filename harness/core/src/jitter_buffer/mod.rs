@@ -22,6 +22,7 @@
 mod arrival_history;
 pub mod decision;
 mod delay_manager;
+mod expand_muting;
 mod histogram;
 mod level_filter;
 mod reorder_optimizer;
@@ -41,6 +42,7 @@ pub use unwrap::{SeqUnwrapper, TimestampUnwrapper, Unwrapper};
 use crate::codec::{CodecError, Decoder};
 use crate::time::Timestamp;
 use decision::{Controller, Mode, NextPacket, Operation, Status};
+use expand_muting::ExpandMuting;
 use time_stretch::{DEFAULT_NOISE_ENERGY, INPUT, Stretch};
 
 /// Output rate of the buffer; RTP timestamps are scaled to it.
@@ -49,7 +51,7 @@ pub const OUTPUT_RATE: u32 = 48_000;
 pub const BLOCK: usize = 480;
 /// Which version of the buffer's behaviour results were made with: bumped whenever a change
 /// moves what the buffer does, so stores can say "re-bless" instead of listing regressions.
-pub const BUFFER_VERSION: &str = "neteq-m156-2";
+pub const BUFFER_VERSION: &str = "neteq-m156-3";
 
 /// What the buffer needs from a codec.
 pub trait FrameDecoder {
@@ -179,6 +181,8 @@ pub struct JitterBuffer<D> {
     /// NetEq books most counters only once decoded audio has been played.
     decoded_played: bool,
     in_concealment: bool,
+    /// How NetEq's Expand would be muting the current concealment (its getStats booking).
+    muting: Option<ExpandMuting>,
     stats: JitterBufferStats,
     /// Samples stretched since the last timeline point (for the report).
     stretched_in_step: u64,
@@ -227,6 +231,7 @@ impl<D: FrameDecoder> JitterBuffer<D> {
             noise_energy: None,
             decoded_played: false,
             in_concealment: false,
+            muting: None,
             stats: JitterBufferStats::default(),
             stretched_in_step: 0,
         }
@@ -360,7 +365,7 @@ impl<D: FrameDecoder> JitterBuffer<D> {
             self.stats.total_samples_received += BLOCK as u64;
         }
         self.played_tail.extend(&out);
-        while self.played_tail.len() > INPUT {
+        while self.played_tail.len() > expand_muting::HISTORY {
             self.played_tail.pop_front();
         }
         out
@@ -559,17 +564,23 @@ impl<D: FrameDecoder> JitterBuffer<D> {
 
     /// Conceals one frame without moving the timeline: the missing packet is still expected.
     fn expand(&mut self) {
+        if !self.in_concealment {
+            let history: Vec<i16> = self.played_tail.iter().chain(&self.sync).copied().collect();
+            self.muting = Some(ExpandMuting::analyse(&history));
+        }
         let pcm = self.decoder.conceal();
         let n = pcm.len();
         self.mute_factor = if self.last_rms > 0.0 { (rms(&pcm) / self.last_rms).min(1.0) } else { 1.0 };
         if self.decoded_played {
             self.stats.concealed_samples += n as u64;
-            // Noise, not voice, as NetEq books it: after comfort noise, once faded out, or when
-            // the codec's concealment is all zeros (`NetEqImpl::DoCodecPlc`), as it is for a
-            // frame lost in digital silence.
-            let silent = pcm.iter().all(|&v| v == 0);
-            if self.last_was_comfort_noise || self.mute_factor == 0.0 || silent {
+            // Noise, not voice, as NetEq books it: after comfort noise, once faded out, when
+            // the codec's concealment is all zeros (`NetEqImpl::DoCodecPlc`), or once Expand
+            // would have muted (`NetEqImpl::DoExpand`).
+            let muted = self.muting.as_mut().map_or(0, |m| m.conceal(n));
+            if self.last_was_comfort_noise || self.mute_factor == 0.0 || pcm.iter().all(|&v| v == 0) {
                 self.stats.silent_concealed_samples += n as u64;
+            } else {
+                self.stats.silent_concealed_samples += muted as u64;
             }
             if !self.in_concealment {
                 self.stats.concealment_events += 1;

@@ -43,8 +43,10 @@ impl JitterBufferStats {
             .then(|| self.jitter_buffer_delay / self.jitter_buffer_emitted_count as f64 * 1e3)
     }
 
-    /// Concealed (non-silent) samples over all samples played.
-    pub fn concealment_ratio(&self) -> f64 {
+    /// Concealed samples NetEq books as voice (not silent) over all samples played: the share
+    /// getStats users compute, and what the calibration compares with Chromium's. A dropout
+    /// that Expand has muted is silent here; results' `concealment_ratio` counts it.
+    pub fn voice_concealment_ratio(&self) -> f64 {
         if self.total_samples_received == 0 {
             0.0
         } else {
