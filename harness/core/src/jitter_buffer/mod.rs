@@ -12,9 +12,10 @@
 //! FEC, or play comfort noise through DTX. Counters follow WebRTC getStats names and NetEq's
 //! rules for when each moves.
 //!
-//! Concealment is the codec's own (libopus PLC, G.711 Appendix I): Chromium conceals Opus with
-//! NetEq's Expand (pitch repetition and noise), which is not ported; the calibration against
-//! Chromium therefore compares intelligibility only where nothing is lost.
+//! Concealment audio is the codec's own (libopus PLC, G.711 Appendix I): Chromium conceals Opus
+//! with NetEq's Expand (pitch repetition and noise), whose audio is not ported; its samples are
+//! booked voice or silent as Expand's mute factor would book them ([`expand_muting`]), and the
+//! calibration against Chromium compares intelligibility only where nothing is lost.
 //!
 //! The fixed mode is not NetEq: every packet plays `delay_ms` after the first one arrived
 //! (plus its media time), with no time-stretching; what is later is lost.
