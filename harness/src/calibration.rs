@@ -71,8 +71,10 @@ impl BufferFigures {
         BufferFigures {
             stretched_share: r.stretched_share,
             concealed_share: r.concealed_share,
-            concealed_all_share: r.jitter_buffer.concealed_samples as f64
-                / r.jitter_buffer.total_samples_received.max(1) as f64,
+            concealed_all_share: jitterbug_core::metrics::concealment_ratio(
+                r.jitter_buffer.concealed_samples,
+                r.jitter_buffer.total_samples_received,
+            ),
             target_ms: r.target_delay_ms,
             target_p95_ms: r.target_delay_p95_ms,
             delay_ms: r.buffer_delay_ms,
@@ -131,12 +133,7 @@ pub struct Uplink {
 impl Uplink {
     pub fn of(d: &jitterbug_core::results::DirectionResult) -> Uplink {
         let s = &d.jitter_buffer;
-        Uplink {
-            stretched_share: (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
-                / s.total_samples_received.max(1) as f64,
-            concealed_share: s.voice_concealment_ratio(),
-            stoi: d.stoi,
-        }
+        Uplink { stretched_share: s.stretched_ratio(), concealed_share: s.voice_concealment_ratio(), stoi: d.stoi }
     }
 }
 

@@ -293,13 +293,8 @@ async fn a_native_calls_downlink_replayed_matches_the_clients_own_buffer() {
     .expect("the call's downlink replays");
     let r = &replay.result;
     let ours = r.jitter_buffer;
-    let share = |s: &jitterbug_core::jitter_buffer::JitterBufferStats| {
-        (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
-            / s.total_samples_received.max(1) as f64
-    };
-    let target = |s: &jitterbug_core::jitter_buffer::JitterBufferStats| {
-        s.jitter_buffer_target_delay / s.jitter_buffer_emitted_count.max(1) as f64 * 1e3
-    };
+    let share = |s: &jitterbug_core::jitter_buffer::JitterBufferStats| s.stretched_ratio();
+    let target = |s: &jitterbug_core::jitter_buffer::JitterBufferStats| s.mean_target_delay_ms().unwrap_or(0.0);
     eprintln!(
         "client: concealed {:.4} stretched {:.4} target {:.1} ms late {} FEC {}; replay: {:.4} {:.4} {:.1} ms {} {}",
         client.voice_concealment_ratio(),

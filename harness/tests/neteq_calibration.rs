@@ -15,7 +15,7 @@ use jitterbug::calibration::{self, Bands, BufferFigures, Comparison, Receiver, R
 use jitterbug::live::agent::AgentTarget;
 use jitterbug::live::call::{CallSpec, NetworkPath, call};
 use jitterbug::live::caller::{BrowserCaller, Caller, CallerRecord};
-use jitterbug::replay::{Payloads, Request, replay};
+use jitterbug::replay::{Payloads, Request, Until, replay};
 use jitterbug::scenario::Scenario;
 use jitterbug_core::identity::{Browser, Client};
 use jitterbug_core::results::Status;
@@ -90,7 +90,7 @@ async fn compare(profile_name: &str, seconds: f64, role: Role) -> Comparison {
         ssrc: Some(ssrc),
         payloads: Payloads::Record(record),
         reference: Some(reference),
-        until: Some(calibration::last_sample_unix(&page.result).expect("the page's last getStats time")),
+        until: Some(Until::At(calibration::last_sample_unix(&page.result).expect("the page's last getStats time"))),
     })
     .expect("the downlink replays");
     let r = &ours.result;

@@ -47,9 +47,18 @@ pub struct Request<'a> {
     /// The audio the sender encoded, from the stream's first packet on (for STOI and
     /// mouth-to-ear); a replacement clip is its own reference.
     pub reference: Option<Clip>,
-    /// Stop playing at this capture time (since the UNIX epoch), as a receiver that hung up
-    /// then would have; later copies are left out. By default playout drains past the last one.
-    pub until: Option<Duration>,
+    /// When to stop playing, as a receiver that hung up then would have; later copies are
+    /// left out. By default playout drains past the last one.
+    pub until: Option<Until>,
+}
+
+/// A moment on the capture's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// A capture time, since the UNIX epoch.
+    At(Duration),
+    /// This long after the capture's first datagram.
+    AfterFirst(Duration),
 }
 
 /// A replayed stream: the result and what was played (48 kHz).
@@ -121,23 +130,18 @@ fn date(t: Duration) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + t).to_string()
 }
 
-/// When the capture's first datagram was captured, since the UNIX epoch.
-pub fn first_datagram(capture: &Path) -> Result<Duration, ReplayError> {
-    let c = pcap::read(capture)?;
-    c.datagrams.first().map(|d| d.at).ok_or_else(|| ReplayError::NoRtp {
-        file: capture.to_path_buf(),
-        frames: c.frames,
-        udp: 0,
-    })
-}
-
 /// Plays the requested stream through the preset's buffer and decoder.
 pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
     let capture = pcap::read(req.capture)?;
     let all = streams(&capture);
     let info = pick(req, &all, &capture)?;
     let (mut copies, policy) = stream::copies(&capture, info.ssrc);
-    if let Some(until) = req.until {
+    let first_capture = capture.datagrams.first().map_or(Duration::ZERO, |d| d.at);
+    let until = req.until.map(|u| match u {
+        Until::At(t) => t,
+        Until::AfterFirst(d) => first_capture + d,
+    });
+    if let Some(until) = until {
         copies.retain(|c| c.at < until);
     }
     let codec = &req.preset.codec;
@@ -159,7 +163,6 @@ pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
 
     // The replay's clock: ticks from the call's zero for our captures, else just before the
     // first packet, on the capture's 10 ms grid.
-    let first_capture = capture.datagrams.first().map_or(Duration::ZERO, |d| d.at);
     let first_copy = copies.first().map_or(Duration::ZERO, |c| c.at);
     let origin = if first_capture >= pcap::EPOCH && first_capture < pcap::EPOCH + OURS_WITHIN {
         pcap::EPOCH
@@ -231,7 +234,7 @@ pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
         .and(record.as_ref())
         .and_then(SentRecord::last_send)
         .map(|t| Timestamp::ZERO + t.saturating_sub(origin));
-    let until = match req.until {
+    let until = match until {
         Some(t) => Timestamp::ZERO + t.saturating_sub(origin),
         None => last_arrival.max(last_send.unwrap_or(Timestamp::ZERO)) + crate::sim::DRAIN,
     };
@@ -265,8 +268,6 @@ pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
     }
 
     let s = received.stats;
-    let per_emitted =
-        |v: f64| if s.jitter_buffer_emitted_count == 0 { 0.0 } else { v / s.jitter_buffer_emitted_count as f64 * 1e3 };
     let playing_from = arrivals.first().map_or(0, |a| a.at.saturating_since(Timestamp::ZERO).as_millis() as u64);
     let targets: Vec<f64> = received.timeline.iter().filter(|p| p.t_ms >= playing_from).map(|p| p.target_ms).collect();
     let result = ReplayResult {
@@ -282,16 +283,11 @@ pub fn replay(req: &Request<'_>) -> Result<Replay, ReplayError> {
         },
         stream: counters,
         jitter_buffer: s,
-        stretched_share: if s.total_samples_received == 0 {
-            0.0
-        } else {
-            (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
-                / s.total_samples_received as f64
-        },
+        stretched_share: s.stretched_ratio(),
         concealed_share: s.voice_concealment_ratio(),
-        target_delay_ms: per_emitted(s.jitter_buffer_target_delay),
+        target_delay_ms: s.mean_target_delay_ms().unwrap_or(0.0),
         target_delay_p95_ms: Percentiles::of(&targets).map_or(0.0, |p| p.p95),
-        buffer_delay_ms: per_emitted(s.jitter_buffer_delay),
+        buffer_delay_ms: s.mean_delay_ms().unwrap_or(0.0),
         stoi,
         estoi,
         mouth_to_ear_ms: m2e,

@@ -65,14 +65,12 @@ pub fn worst_per_profile(results: &[ScenarioResult], source: &dyn MediaSource) -
                 .filter(|r| r.profile == profile && r.status == Status::Ok)
                 .filter_map(|r| r.downlink.as_ref().filter(|d| d.stoi.is_finite()).map(|d| (r, d)))
                 .min_by(|a, b| a.1.stoi.total_cmp(&b.1.stoi).then_with(|| a.0.id.cmp(&b.0.id)))?;
-            let s = &d.jitter_buffer;
             Some(ProfileTimeline {
                 profile: profile.to_string(),
                 id: r.id.clone(),
                 stoi: d.stoi,
                 concealed_share: d.concealment_ratio,
-                stretched_share: (s.inserted_samples_for_deceleration + s.removed_samples_for_acceleration) as f64
-                    / s.total_samples_received.max(1) as f64,
+                stretched_share: d.jitter_buffer.stretched_ratio(),
                 timeline: source.timeline(r).map_err(|e| format!("{e:#}")),
             })
         })

@@ -43,6 +43,18 @@ impl JitterBufferStats {
             .then(|| self.jitter_buffer_delay / self.jitter_buffer_emitted_count as f64 * 1e3)
     }
 
+    /// Mean target delay of emitted samples, in milliseconds.
+    pub fn mean_target_delay_ms(&self) -> Option<f64> {
+        (self.jitter_buffer_emitted_count > 0)
+            .then(|| self.jitter_buffer_target_delay / self.jitter_buffer_emitted_count as f64 * 1e3)
+    }
+
+    /// Samples added or removed by time-stretching over all samples played.
+    pub fn stretched_ratio(&self) -> f64 {
+        let stretched = self.inserted_samples_for_deceleration + self.removed_samples_for_acceleration;
+        crate::metrics::concealment_ratio(stretched, self.total_samples_received)
+    }
+
     /// Concealed samples NetEq books as voice (not silent) over all samples played: the share
     /// getStats users compute, and what the calibration compares with Chromium's. A dropout
     /// that Expand has muted is silent here; results' `concealment_ratio` counts it.

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use jitterbug::catalog::Presets;
 use jitterbug::clips;
-use jitterbug::replay::{Payloads, Replay, Request};
+use jitterbug::replay::{Payloads, Replay, Request, Until};
 use jitterbug_core::replay_result::ReplayResult;
 
 use crate::args::positive_seconds;
@@ -84,10 +84,7 @@ pub fn replay(a: ReplayArgs, presets: &Presets) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let until = match a.until_seconds {
-        Some(s) => Some(jitterbug::replay::first_datagram(&a.capture)? + std::time::Duration::from_secs_f64(s)),
-        None => None,
-    };
+    let until = a.until_seconds.map(|s| Until::AfterFirst(std::time::Duration::from_secs_f64(s)));
     let req = Request { capture: &a.capture, preset: &preset, ssrc: a.ssrc, payloads, reference, until };
     let replay = jitterbug::replay::replay(&req)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
